@@ -1,0 +1,79 @@
+"""The rules the contract's JSON Schemas express: each failing keyword answers to its nearest x-rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+
+from conformance.contract import load_contract, rule_for_error
+from conformance.exchange import Exchange
+from conformance.registry import Finding
+
+
+def response_schema(ex: Exchange) -> dict[str, Any] | None:
+    """The schema the answer's body must meet: the documented one, else the error envelope for any error."""
+    contract = load_contract()
+    status = ex.response.status
+    if status == 429:
+        return contract.schema("RateLimitedEnvelope")
+    op = contract.operation_for(ex.request.method, ex.request.raw_path)
+    if op is not None and str(status) in op.responses:
+        return contract.response_schema(op.responses[str(status)])
+    if status >= 400:
+        return contract.schema("ErrorEnvelope")
+    return None
+
+
+def _pointer(path: Any) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
+    """Findings in the suite's words: where, what the contract asks, what came."""
+    where = _pointer(error.absolute_path)
+    keyword, wanted, instance = error.validator, error.validator_value, error.instance
+    if keyword == "required" and isinstance(instance, dict):
+        for name in wanted:
+            if name not in instance:
+                yield Finding(f"{where}/{name}", f"the field {name}", "absent")
+    elif keyword == "additionalProperties" and isinstance(instance, dict):
+        known = set(error.schema.get("properties", {}))
+        for name in sorted(set(instance) - known):
+            received = f"{name}: {_short(instance[name])}"
+            yield Finding(f"{where}/{name}", "no field the contract does not define", received)
+    else:
+        phrases = {
+            "type": lambda: f"a JSON {' or '.join(wanted) if isinstance(wanted, list) else wanted}",
+            "minimum": lambda: f"a number of at least {wanted}",
+            "maximum": lambda: f"a number of at most {wanted}",
+            "minLength": lambda: f"a string of at least {wanted} characters",
+            "maxLength": lambda: f"a string of at most {wanted} characters",
+            "maxItems": lambda: f"an array of at most {wanted} items",
+            "enum": lambda: "one of " + ", ".join(map(str, wanted)),
+        }
+        expected = phrases[keyword]() if keyword in phrases else error.message
+        received = f"{len(instance)} items" if keyword == "maxItems" else _short(instance)
+        if keyword in ("maxLength", "minLength") and isinstance(instance, str):
+            received = f"{len(instance)} characters: {_short(instance[:60])}"
+        yield Finding(where or "/", expected, received)
+
+
+def schema_findings(ex: Exchange) -> Iterator[tuple[str, Finding]]:
+    if ex.request.method.upper() == "HEAD" or not ex.response.parsed.ok:
+        return
+    schema = response_schema(ex)
+    if schema is None:
+        return
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(ex.response.parsed.value):
+        rule_id = rule_for_error(error, schema)
+        if rule_id is None:
+            raise LookupError(f"no x-rule encloses {list(error.absolute_schema_path)} in the contract")
+        for finding in describe(error):
+            yield rule_id, finding

@@ -1,0 +1,57 @@
+"""The one shape of a failure, used by tests, schemathesis checks and reports alike."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+
+from conformance.exchange import Exchange, Request
+from conformance.locations import CONTRACT_FILE
+from conformance.redact import REDACTED, redact
+from conformance.registry import Violation
+
+SHOWN_HEADERS = ("content-type", "idempotency-key", "accept")
+MAX_SHOWN_BODY = 2048
+
+
+def curl(request: Request) -> str:
+    parts = ["curl", "-X", request.method.upper()]
+    for name, value in request.headers.items():
+        if name.lower() == "x-api-key":
+            parts += ["-H", f"x-api-key: {REDACTED}"]
+        elif name.lower() in SHOWN_HEADERS:
+            parts += ["-H", f"{name}: {value}"]
+    body = request.body or b""
+    if body and len(body) <= MAX_SHOWN_BODY:
+        parts += ["--data-binary", body.decode("utf-8", "replace")]
+    elif body:
+        parts += ["--data-binary", f"@body-of-{len(body)}-bytes.bin"]
+    parts.append(request.url)
+    return redact(" ".join(shlex.quote(part) for part in parts))
+
+
+def where(exchange: Exchange, pointer: str) -> str:
+    place = f"{exchange.request.method.upper()} {exchange.request.raw_path} -> {exchange.response.status}"
+    if pointer.startswith("/"):
+        return f"{place}, body {pointer}"
+    return f"{place}, {pointer}" if pointer else place
+
+
+def render(violation: Violation) -> str:
+    rule = violation.rule
+    lines = [
+        rule.title,
+        f"  Expected: {violation.expected}",
+        f"  Received: {violation.received}",
+    ]
+    if violation.exchange is not None:
+        lines.append(f"  Where:    {where(violation.exchange, violation.pointer)}")
+    lines.append(f"  Spec:     openapi/{CONTRACT_FILE.name}#{rule.spec}")
+    lines.append(f"  Docs:     {rule.source}")
+    if violation.exchange is not None:
+        lines.append(f"  Reproduce with: {curl(violation.exchange.request)}")
+    return redact("\n".join(lines))
+
+
+def render_all(violations: Iterable[Violation]) -> str:
+    return "\n\n".join(render(v) for v in violations)

@@ -1,0 +1,72 @@
+"""The catalogue loads, refuses what it cannot use with a sentence, and the registry guards its IDs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.catalogue import CatalogueError, load_catalogue, parse_catalogue
+from conformance.registry import DuplicateRuleCheck, registered_checks, rule_check
+
+# Built at run time: the scan for IDs the catalogue lacks must not see a made-up one.
+FAKE = "EM-" + "TEST-001"
+GOOD = f"""
+rules:
+  - {{id: {FAKE}, level: MUST, sentence: A thing holds., source: https://docs.example/a, spec: /paths}}
+"""
+
+
+def test_catalogue_holds_at_least_25_rules_with_both_levels() -> None:
+    catalogue = load_catalogue()
+    assert len(catalogue) >= 25
+    assert {rule.level for rule in catalogue} == {"MUST", "SHOULD"}
+
+
+def test_catalogue_rule_title_is_id_level_sentence() -> None:
+    rule = parse_catalogue(GOOD, Path("rules.yaml"))[FAKE]
+    assert rule.title == f"{FAKE} (MUST) A thing holds."
+    assert rule.area == "TEST"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD + GOOD.split("rules:")[1], f"{FAKE} is declared twice"),
+        (GOOD.replace(FAKE, "EM-test-1"), "not of the form EM-<AREA>-<NNN>"),
+        (GOOD.replace("MUST", "MAY"), "not MUST or SHOULD"),
+        (GOOD.replace("source: https://docs.example/a, ", ""), "lacks source"),
+        ("rules: {}", "no list of rules"),
+        ("rules: [", "is not valid YAML"),
+    ],
+    ids=["duplicate", "bad-id", "bad-level", "no-source", "not-a-list", "bad-yaml"],
+)
+def test_catalogue_refuses_with_a_sentence(text: str, message: str) -> None:
+    with pytest.raises(CatalogueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_catalogue(text, Path("rules.yaml"))
+
+
+def test_catalogue_unknown_id_is_an_error() -> None:
+    with pytest.raises(CatalogueError, match="is not in the rule catalogue"):
+        load_catalogue()["EM-" + "NOSUCH-999"]  # built at run time so the ID scan does not see it
+
+
+def test_unreadable_catalogue_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(CatalogueError, match="cannot read the rule catalogue"):
+        load_catalogue(tmp_path / "absent.yaml")
+
+
+def test_registering_a_rule_twice_is_an_error_at_import() -> None:
+    taken = registered_checks()[0].rule_id
+    with pytest.raises(DuplicateRuleCheck, match=f"{taken} is checked twice"):
+        rule_check(taken, on="exchange")(lambda ex: iter(()))
+
+
+def test_registering_an_unknown_rule_is_an_error_at_import() -> None:
+    with pytest.raises(CatalogueError):
+        rule_check("EM-" + "NOSUCH-998", on="exchange")
+
+
+def test_registering_an_unknown_subject_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown subject 'headers'"):
+        rule_check("EM-HTTP-001", on="headers")
