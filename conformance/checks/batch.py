@@ -125,14 +125,18 @@ def download_counters(doc: Mapping[str, Any]) -> tuple[int, int, int] | None:
     return None if None in counters else counters  # type: ignore[return-value]
 
 
+def coherent(counters: tuple[int, int, int]) -> bool:
+    total, complete, failed = counters
+    return complete + failed <= total
+
+
 @rule_check("EM-ATT-003", on="batch")
 def downloads_within_total(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
     counters = download_counters(doc)
-    if counters is not None:
+    if counters is not None and not coherent(counters):
         total, complete, failed = counters
-        if complete + failed > total:
-            yield Finding("/attachmentDownloadComplete", f"complete + failed at most {total}",
-                          f"{complete} + {failed} = {complete + failed}")
+        yield Finding("/attachmentDownloadComplete", f"complete + failed at most {total}",
+                      f"{complete} + {failed} = {complete + failed}")
 
 
 @rule_check("EM-ATT-004", on="batch")
@@ -170,8 +174,8 @@ def download_status_agrees(status: Any, total: int, complete: int, failed: int) 
 @rule_check("EM-ATT-006", on="batch")
 def download_status_matches_counters(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
     counters = download_counters(doc)
-    if counters is None:
-        return
+    if counters is None or not coherent(counters):
+        return  # incoherent counters are EM-ATT-003's finding
     wanted = download_status_agrees(doc.get("attachmentDownloadStatus"), *counters)
     if wanted:
         total, complete, failed = counters

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conformance.checks._target import INGEST_OP, STATUS_OP, is_operation, requested_batch_id
-from conformance.checks.batch import DOWNLOAD_FIELDS, error_indexes
+from conformance.checks.batch import DOWNLOAD_FIELDS, coherent, download_counters, error_indexes
 from conformance.exchange import NDJSON, Exchange, parse_json
 from conformance.registry import Finding, as_int, rule_check
 
@@ -107,6 +107,8 @@ def status_counts_match_202(ex: Exchange) -> Iterator[Finding]:
     if doc is None or sent is None or sent.accepted is None:
         return
     for name in COUNTS:
+        if as_int(doc.get(name)) is None:
+            continue  # a count that is no integer is EM-COUNT-001's finding
         if name in sent.accepted and doc.get(name) != sent.accepted[name]:
             yield Finding(f"/{name}", f"{sent.accepted[name]!r}, as in the 202 answer", repr(doc.get(name)))
 
@@ -154,7 +156,9 @@ def error_indexes_name_invalid_records(ex: Exchange) -> Iterator[Finding]:
         return
     total = as_int(doc.get("totalErrorCount"))
     errors = doc.get("errors", [] if total == 0 else None)
-    if isinstance(errors, list) and total is not None and len(errors) == total and set(named) != invalid:
+    # A total below the invalid records sent is already EM-COUNT-002's or EM-SENT-005's finding.
+    complete = isinstance(errors, list) and total is not None and len(errors) == total >= len(invalid)
+    if complete and set(named) != invalid:
         yield Finding("/errors", f"all invalid records named: {sorted(invalid)}",
                       f"named {sorted(set(named))}, missing {sorted(invalid - set(named))}")
 
@@ -215,8 +219,11 @@ def finished_downloads_match_addresses(ex: Exchange) -> Iterator[Finding]:
     urls = sent.attachment_urls() if sent is not None else None
     if doc is None or not urls or doc.get("attachmentDownloadStatus") not in FINAL_DOWNLOADS:
         return
+    counters = download_counters(doc)
+    if counters is None or not coherent(counters) or counters[0] != len(urls):
+        return  # EM-ATT-002, EM-ATT-003 and EM-SENT-008 own those findings
+    _, complete, failed = counters
     failing = sum(1 for url in urls if is_unreachable(url))
-    complete, failed = as_int(doc.get("attachmentDownloadComplete")), as_int(doc.get("attachmentDownloadFailed"))
     if (complete, failed) != (len(urls) - failing, failing):
         yield Finding("/attachmentDownloadFailed",
                       f"{failing} failed (.invalid addresses) and {len(urls) - failing} complete",

@@ -52,7 +52,9 @@ def _changed(earlier: list[Mapping[str, Any]], doc: Mapping[str, Any], names: tu
 def counts_never_change(ex: Exchange) -> Iterator[Finding]:
     series = reads(ex)
     if series is not None:
-        yield from _changed(*series, (*COUNTS, "errors"), both_present=False)
+        yield from _changed(*series, COUNTS, both_present=False)
+        # errors is optional on a read; a read that shows it must show the same errors.
+        yield from _changed(*series, ("errors",), both_present=True)
 
 
 @rule_check("EM-SERIES-003", on="exchange")
