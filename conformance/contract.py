@@ -9,7 +9,6 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import referencing
 import yaml
 from referencing.jsonschema import DRAFT202012
@@ -158,34 +157,12 @@ class Contract:
     def schema(self, name: str) -> dict[str, Any]:
         return self.resolved["components"]["schemas"][name]
 
-    @cache  # noqa: B019 - one contract per process, kept for the life of it
-    def validator(self, schema_name: str) -> jsonschema.Draft202012Validator:
-        return jsonschema.Draft202012Validator(self.schema(schema_name))
-
-    def validator_for(self, schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
-        return jsonschema.Draft202012Validator(schema)
-
     def iter_response_schemas(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for op in self.operations:
             for code, response in op.responses.items():
                 schema = self.response_schema(response)
                 if schema is not None:
                     yield f"{op.label} -> {code}", schema
-
-
-def rule_for_error(error: jsonschema.ValidationError, root: dict[str, Any]) -> str | None:
-    """The x-rule nearest to the failing keyword, walking down the schema path from the root."""
-    node: Any = root
-    found: str | None = None
-    for key in error.absolute_schema_path:
-        if isinstance(node, dict):
-            annotation = node.get("x-rule")
-            if isinstance(annotation, str):
-                found = annotation
-            elif isinstance(annotation, dict) and key in annotation:
-                found = annotation[key]
-        node = node[key]
-    return found
 
 
 @cache

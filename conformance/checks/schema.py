@@ -7,9 +7,24 @@ from typing import Any
 
 import jsonschema
 
-from conformance.contract import load_contract, rule_for_error
+from conformance.contract import load_contract
 from conformance.exchange import Exchange
 from conformance.registry import Finding
+
+
+def rule_for_error(error: jsonschema.ValidationError, root: dict[str, Any]) -> str | None:
+    """The x-rule nearest to the failing keyword, walking down the schema path from the root."""
+    node: Any = root
+    found: str | None = None
+    for key in error.absolute_schema_path:
+        if isinstance(node, dict):
+            annotation = node.get("x-rule")
+            if isinstance(annotation, str):
+                found = annotation
+            elif isinstance(annotation, dict) and key in annotation:
+                found = annotation[key]
+        node = node[key]
+    return found
 
 
 def response_schema(ex: Exchange) -> dict[str, Any] | None:

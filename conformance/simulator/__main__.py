@@ -1,0 +1,72 @@
+"""python -m conformance.simulator: serve the reference simulator until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from conformance.simulator.faults import FAULTS, UnknownFault
+from conformance.simulator.server import LOOPBACK, SimulatorDidNotStart, SimulatorServer, make_settings
+
+SPEEDS = {"fast": 1.0, "realistic": 240.0}
+EXIT_USAGE = 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m conformance.simulator",
+        description="Serve the Evermuse Ingestion API reference simulator on 127.0.0.1 until stopped.",
+    )
+    p.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 picks a free one; default 8080)")
+    p.add_argument("--api-key", help="write key of the first workspace (default: generated and printed)")
+    p.add_argument("--read-api-key", help="api:read-only key of the first workspace (default: generated)")
+    p.add_argument("--other-api-key", help="write key of a second workspace (default: generated)")
+    p.add_argument("--fault", action="append", default=[], metavar="NAME",
+                   help="break one rule on purpose (repeatable); see --list-faults")
+    p.add_argument("--list-faults", action="store_true", help="print every fault with the rule it breaks, and exit")
+    p.add_argument("--speed", choices=sorted(SPEEDS), default="fast",
+                   help="fast: a batch ends in about a second (default); realistic: in about four minutes")
+    p.add_argument("--lifecycle-seconds", type=float, help="seconds from LANDING to the end; overrides --speed")
+    p.add_argument("--rate-limit", type=int, metavar="N", help="answer 429 past N requests per second per key")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.list_faults:
+        width = max(map(len, FAULTS))
+        for fault in FAULTS.values():
+            print(f"{fault.name:<{width}}  {fault.rule:<14}  {fault.description}")
+        return 0
+    lifecycle = args.lifecycle_seconds if args.lifecycle_seconds is not None else SPEEDS[args.speed]
+    if lifecycle <= 0:
+        print("error: --lifecycle-seconds must be above 0.", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = make_settings(write_key=args.api_key, read_key=args.read_api_key, other_key=args.other_api_key,
+                                 faults=args.fault, lifecycle_seconds=lifecycle, rate_limit=args.rate_limit)
+    except UnknownFault as exc:
+        print(f"error: {exc}.", file=sys.stderr)
+        return EXIT_USAGE
+    server = SimulatorServer(settings, port=args.port)
+    try:
+        server.start()
+    except SimulatorDidNotStart:
+        print(f"error: could not serve on {LOOPBACK}:{args.port}; choose another --port.", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Evermuse simulator on {server.base_url}", flush=True)
+    print(f"  write key (api:write, workspace main):  {settings.write_key}")
+    print(f"  read key  (api:read,  workspace main):  {settings.read_key}")
+    print(f"  other key (api:write, workspace other): {settings.other_key}")
+    print(f"  lifecycle: {lifecycle:g} s; faults: {', '.join(args.fault) or 'none'}; stop with Ctrl-C", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""A batch and how it looks at a given moment: lifecycle, downloads, and the faults that bend the view."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance.simulator.faults import FaultSet
+
+ERRORS_SHOWN = 20
+# Fractions of the lifecycle: LANDING until 0.1, LANDED until 0.3, PROCESSING until 1.0, then ended.
+LANDED_AT, PROCESSING_AT, ENDED_AT = 0.1, 0.3, 1.0
+# Downloads start when the batch lands and are all done by 0.9 of the lifecycle.
+DOWNLOADS_START, DOWNLOADS_END = 0.1, 0.9
+
+
+def unreachable(url: str | None) -> bool:
+    host = (urlsplit(url or "").hostname or "").rstrip(".")
+    return host == "invalid" or host.endswith(".invalid")
+
+
+@dataclass
+class Batch:
+    batch_id: str
+    seq: int
+    workspace: str
+    created_ms: int
+    created_mono: float
+    lifecycle_seconds: float
+    size: int
+    accepted: int
+    rejected: int
+    errors: list[dict[str, Any]]
+    record_type: str | None
+    attachment_urls: list[str | None]
+    # What a fault has already shown, for faults that misbehave from one read to the next.
+    reads: int = 0
+    shown: set[str] = field(default_factory=set)
+
+    @property
+    def total_errors(self) -> int:
+        return len(self.errors)
+
+    def progress(self, now: float | None = None) -> float:
+        elapsed = (time.monotonic() if now is None else now) - self.created_mono
+        return elapsed / self.lifecycle_seconds
+
+    def status(self, progress: float, faults: FaultSet) -> str:
+        if progress < LANDED_AT:
+            return "LANDING"
+        if progress < PROCESSING_AT:
+            return "LANDED"
+        if progress < ENDED_AT or "batches-stuck-processing" in faults:
+            return "PROCESSING"
+        # A batch in which every record was rejected has nothing left to process.
+        return "FAILED" if self.accepted == 0 and self.rejected > 0 else "COMPLETE"
+
+    def downloads(self, progress: float, faults: FaultSet) -> tuple[int, int, str]:
+        """Complete and failed counts and the download status at this point of the lifecycle."""
+        total = len(self.attachment_urls)
+        if progress < DOWNLOADS_START:
+            return 0, 0, "PENDING"
+        step = (DOWNLOADS_END - DOWNLOADS_START) / total
+        done = min(total, int((progress - DOWNLOADS_START) / step))
+        if "downloads-never-finish" in faults:
+            done = min(done, 1)
+        finished = self.attachment_urls[:done]
+        succeeds = (lambda url: True) if "unreachable-downloads-succeed" in faults else (lambda url: not unreachable(url))
+        complete = sum(1 for url in finished if succeeds(url))
+        failed = done - complete
+        if done < total:
+            return complete, failed, "IN_PROGRESS"
+        if failed == 0:
+            return complete, failed, "COMPLETE"
+        return complete, failed, "FAILED" if complete == 0 else "PARTIAL_FAILURE"

@@ -1,0 +1,77 @@
+"""Serving the simulator with uvicorn on loopback: in a thread for the suite, in the foreground for people."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import uvicorn
+
+from conformance.simulator.app import Settings, Simulator
+from conformance.simulator.faults import FaultSet
+
+LOOPBACK = "127.0.0.1"
+
+
+class SimulatorDidNotStart(RuntimeError):
+    pass
+
+
+def generated_key(role: str) -> str:
+    return f"em_sk_sim_{role}_{secrets.token_hex(12)}"
+
+
+def make_settings(*, write_key: str | None = None, read_key: str | None = None, other_key: str | None = None,
+                  faults: list[str] | tuple[str, ...] = (), lifecycle_seconds: float = 1.0,
+                  rate_limit: int | None = None) -> Settings:
+    return Settings(
+        write_key=write_key or generated_key("write"),
+        read_key=read_key or generated_key("read"),
+        other_key=other_key or generated_key("other"),
+        faults=FaultSet(tuple(faults)),
+        lifecycle_seconds=lifecycle_seconds,
+        rate_limit=rate_limit,
+    )
+
+
+class SimulatorServer:
+    """A simulator on a loopback port, started and stopped from the calling thread."""
+
+    def __init__(self, settings: Settings, *, port: int = 0):
+        self.settings = settings
+        self.simulator = Simulator(settings)
+        config = uvicorn.Config(self.simulator.app, host=LOOPBACK, port=port, log_level="critical",
+                                access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    def start(self, timeout: float = 10.0) -> SimulatorServer:
+        self._thread = threading.Thread(target=self._server.run, name="evermuse-simulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise SimulatorDidNotStart(f"the simulator did not start on {LOOPBACK} within {timeout:.0f} s")
+            time.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.base_url = f"http://{LOOPBACK}:{port}"
+        return self
+
+    def wait(self) -> None:
+        """Block until the server stops; Ctrl-C interrupts the wait."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> SimulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

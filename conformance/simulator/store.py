@@ -1,0 +1,96 @@
+"""The simulator's state: workspaces' batches, idempotent answers, and pages of the list."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.simulator.batches import Batch
+from conformance.simulator.faults import FaultSet
+from conformance.simulator.records import Validated
+
+HIDDEN_WHILE_YOUNGER_MS = 5000
+
+
+def attachment_urls(records: list[Any]) -> list[str | None]:
+    return [
+        attachment.get("vendor_url")
+        for record in records
+        if isinstance(record, dict) and isinstance(record.get("_attachments"), list)
+        for attachment in record["_attachments"]
+        if isinstance(attachment, dict)
+    ]
+
+
+@dataclass
+class Store:
+    lifecycle_seconds: float
+    faults: FaultSet
+    batches: dict[str, Batch] = field(default_factory=dict)
+    replays: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    _seq: int = 0
+
+    def _new_id(self) -> str:
+        if "accepted-numeric-batch-id" in self.faults:
+            return str(10**12 + self._seq)
+        return "b_" + secrets.token_hex(10)
+
+    def create(self, workspace: str, validated: Validated) -> Batch:
+        self._seq += 1
+        downloads = validated.accepted_records
+        if "download-total-counts-rejected" in self.faults:
+            downloads = [*validated.accepted_records, *validated.rejected_records]
+        batch = Batch(
+            batch_id=self._new_id(),
+            seq=self._seq,
+            workspace=workspace,
+            created_ms=int(time.time() * 1000),
+            created_mono=time.monotonic(),
+            lifecycle_seconds=self.lifecycle_seconds,
+            size=validated.size,
+            accepted=validated.accepted_count,
+            rejected=len(validated.rejected),
+            errors=validated.errors,
+            record_type=validated.record_type,
+            attachment_urls=attachment_urls(downloads),
+        )
+        self.batches[batch.batch_id] = batch
+        return batch
+
+    @staticmethod
+    def replay_key(workspace: str, idempotency_key: str, body: bytes) -> tuple[str, str, str]:
+        return workspace, idempotency_key, hashlib.sha256(body).hexdigest()
+
+    def find(self, workspace: str, batch_id: str) -> Batch | None:
+        batch = self.batches.get(batch_id)
+        if batch is None or (batch.workspace != workspace and "cross-workspace-read" not in self.faults):
+            return None
+        return batch
+
+    def page(self, workspace: str, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
+        """Newest first; the cursor is the sequence number of the last batch of the page before."""
+        after = None
+        if cursor is not None:
+            if not cursor.startswith("c_") or not cursor[2:].isdigit():
+                # The docs do not say how a cursor the list never gave is answered; an empty last
+                # page keeps a schema-valid request from being refused.
+                return [], None
+            after = int(cursor[2:])
+        everyone = "list-all-workspaces" in self.faults
+        listed = [b for b in self.batches.values() if everyone or b.workspace == workspace]
+        if "new-batches-hidden" in self.faults:
+            now_ms = time.time() * 1000
+            listed = [b for b in listed if now_ms - b.created_ms >= HIDDEN_WHILE_YOUNGER_MS]
+        oldest_first = "list-oldest-first" in self.faults
+        listed.sort(key=lambda b: b.seq, reverse=not oldest_first)
+        if after is not None:
+            repeat = "cursor-repeats-last" in self.faults
+            if oldest_first:
+                listed = [b for b in listed if b.seq > after or (repeat and b.seq == after)]
+            else:
+                listed = [b for b in listed if b.seq < after or (repeat and b.seq == after)]
+        page, rest = listed[:limit], listed[limit:]
+        return page, (f"c_{page[-1].seq}" if rest and page else None)
