@@ -30,6 +30,10 @@ def _documents(ex: Exchange, subject: str) -> Iterator[tuple[str, Mapping[str, A
 
 
 def _findings(ex: Exchange) -> Iterator[tuple[str, Finding]]:
+    if ex.response.transport_error is not None:
+        # Without an answer there is nothing else to judge.
+        yield from ((r.rule_id, f) for r in registered_checks() if r.rule_id == "EM-HTTP-007" for f in r.func(ex))
+        return
     yield from schema_findings(ex)
     for registered in registered_checks():
         for subject in registered.subjects:

@@ -85,6 +85,10 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     received_at_ms: float = field(default_factory=lambda: time.time() * 1000)
+    # Why no answer came (timeout, reset connection); status is 0 then.
+    transport_error: str | None = None
+    # The body went on past what the suite reads; body holds its start.
+    truncated: bool = False
 
     def header(self, name: str) -> str | None:
         return _lookup(self.headers, name)

@@ -80,7 +80,8 @@ def to_exchange(document: dict[str, Any]) -> Exchange:
     return Exchange(
         Request(request["method"], BASE_URL + request["path"], request.get("headers", {}), _body(request)),
         Response(response["status"], response.get("headers", {"content-type": "application/json"}),
-                 _body(response) or b""),
+                 _body(response) or b"", transport_error=response.get("transport_error"),
+                 truncated=response.get("truncated", False)),
         Context(
             keys=Keys(**keys) if keys is not None else None,
             sent=_sent(context.get("sent")),

@@ -16,6 +16,12 @@ def _answers_with_body(ex: Exchange) -> bool:
     return ex.request.method.upper() != "HEAD"
 
 
+@rule_check("EM-HTTP-007", on="exchange")
+def request_is_answered(ex: Exchange) -> Iterator[Finding]:
+    if ex.response.transport_error is not None:
+        yield Finding("connection", "an answer within the request timeout", ex.response.transport_error)
+
+
 @rule_check("EM-HTTP-001", on="exchange")
 def content_type_is_json(ex: Exchange) -> Iterator[Finding]:
     if not _answers_with_body(ex):
@@ -32,7 +38,10 @@ def body_is_json(ex: Exchange) -> Iterator[Finding]:
     if not _answers_with_body(ex):
         return
     parsed = ex.response.parsed
-    if not parsed.ok:
+    if ex.response.truncated:
+        yield Finding("body", "one complete JSON document of reasonable size",
+                      f"a body past {len(ex.response.body):,} bytes; the suite stopped reading there")
+    elif not parsed.ok:
         excerpt = ex.response.body[:120].decode("utf-8", "replace")
         more = f" ... ({len(ex.response.body)} bytes)" if len(ex.response.body) > 120 else ""
         yield Finding("body", "one well-formed JSON document", f"{parsed.error}: {excerpt!r}{more}")

@@ -81,7 +81,7 @@ def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
 
 
 def schema_findings(ex: Exchange) -> Iterator[tuple[str, Finding]]:
-    if ex.request.method.upper() == "HEAD" or not ex.response.parsed.ok:
+    if ex.request.method.upper() == "HEAD" or ex.response.truncated or not ex.response.parsed.ok:
         return
     schema = response_schema(ex)
     if schema is None:

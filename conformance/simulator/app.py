@@ -62,6 +62,23 @@ class Refused(Exception):
         self.retry_after, self.headers, self.omit_retry_after = retry_after, headers or {}, omit_retry_after
 
 
+class DeliberateDrop(Exception):
+    pass
+
+
+class DroppedConnection(Response):
+    """An answer that promises a body and breaks off, so the server closes the connection mid-answer."""
+
+    def __init__(self) -> None:
+        super().__init__(b"", media_type=JSON)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"batchId":', "more_body": True})
+        raise DeliberateDrop("the status read was dropped on purpose (fault status-connection-drops)")
+
+
 class Simulator:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -70,6 +87,7 @@ class Simulator:
         self.store = Store(settings.lifecycle_seconds, settings.faults)
         self._windows: dict[str, tuple[int, int]] = {}
         self._requests = 0
+        self._status_reads = 0
         self.app = Starlette(
             routes=[
                 Route("/api/v1/ingest", self.ingest, methods=["POST"]),
@@ -110,7 +128,8 @@ class Simulator:
         return self._refusal(request, Refused(exc.status_code, "bad_request", str(exc.detail)))
 
     async def _crash(self, request: Request, exc: Exception) -> Response:
-        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        if not isinstance(exc, DeliberateDrop):
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         return self._refusal(request, Refused(500, "internal_error", "The simulator failed; see its log."))
 
     # --- guards -----------------------------------------------------------------------------
@@ -253,6 +272,9 @@ class Simulator:
             if "new-batch-not-found" in self.faults and progress * batch.lifecycle_seconds < NOT_FOUND_BEFORE:
                 raise Refused(404, "not_found", "No batch with this id in your workspace.")
             batch.reads += 1
+            self._status_reads += 1
+            if "status-connection-drops" in self.faults and self._status_reads % 8 == 0:
+                return DroppedConnection()
             view = status_view(batch, self.faults, progress=progress, counted_read=True)
             if "status-internal-id" in self.faults:
                 view["batchId"] = f"int-{batch.seq}"

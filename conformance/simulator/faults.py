@@ -88,6 +88,7 @@ _FAULTS = [
     Fault("bad-limit-422", "EM-HTTP-004", "a limit outside 1 to 100 is answered 422"),
     Fault("other-methods-404", "EM-HTTP-005", "a method a path does not define is answered 404"),
     Fault("405-without-allow", "EM-HTTP-006", "405 answers carry no Allow header"),
+    Fault("status-connection-drops", "EM-HTTP-007", "every 8th batch status read drops the connection mid-answer"),
     Fault("rate-limit-without-retry-after", "EM-RATE-001",
           "every 40th request is answered 429 without retryAfter"),
     Fault("key-echoed-in-header", "EM-SEC-001", "every answer echoes the API key in an x-debug-key header"),
