@@ -14,7 +14,7 @@ SHOWN_HEADERS = ("content-type", "idempotency-key", "accept")
 MAX_SHOWN_BODY = 2048
 
 
-def curl(request: Request) -> str:
+def curl_line(request: Request) -> str:
     parts = ["curl", "-X", request.method.upper()]
     for name, value in request.headers.items():
         if name.lower() == "x-api-key":
@@ -37,7 +37,8 @@ def where(exchange: Exchange, pointer: str) -> str:
     return f"{place}, {pointer}" if pointer else place
 
 
-def render(violation: Violation) -> str:
+def render(violation: Violation, *, curl: bool = True) -> str:
+    """The failure shape; curl=False where the caller prints its own reproduction line."""
     rule = violation.rule
     lines = [
         rule.title,
@@ -48,8 +49,8 @@ def render(violation: Violation) -> str:
         lines.append(f"  Where:    {where(violation.exchange, violation.pointer)}")
     lines.append(f"  Spec:     openapi/{CONTRACT_FILE.name}#{rule.spec}")
     lines.append(f"  Docs:     {rule.source}")
-    if violation.exchange is not None:
-        lines.append(f"  Reproduce with: {curl(violation.exchange.request)}")
+    if violation.exchange is not None and curl:
+        lines.append(f"  Reproduce with: {curl_line(violation.exchange.request)}")
     return redact("\n".join(lines))
 
 

@@ -7,7 +7,7 @@ import json
 from conformance.checker import check
 from conformance.exchange import Context, Exchange, Keys, Request, Response
 from conformance.redact import forget_secrets, redact, register_secret
-from conformance.render import curl, render
+from conformance.render import curl_line, render
 
 EXPECTED = """\
 EM-COUNT-001 (MUST) acceptedCount, rejectedCount and totalErrorCount are integers of 0 or more.
@@ -50,7 +50,7 @@ def test_render_redacts_a_key_the_server_echoed() -> None:
 def test_curl_shows_body_and_chosen_headers_only() -> None:
     headers = {"x-api-key": "k", "content-type": "application/json", "user-agent": "x", "Idempotency-Key": "i-1"}
     request = Request("POST", "http://127.0.0.1:8080/api/v1/ingest", headers, b'[{"_type": "email"}]')
-    assert curl(request) == (
+    assert curl_line(request) == (
         "curl -X POST -H 'x-api-key: [redacted]' -H 'content-type: application/json' -H 'Idempotency-Key: i-1' "
         "--data-binary '[{\"_type\": \"email\"}]' http://127.0.0.1:8080/api/v1/ingest"
     )
@@ -58,7 +58,7 @@ def test_curl_shows_body_and_chosen_headers_only() -> None:
 
 def test_curl_names_a_large_body_instead_of_printing_it() -> None:
     request = Request("POST", "http://127.0.0.1:8080/api/v1/ingest", {}, b" " * 5000)
-    assert "--data-binary @body-of-5000-bytes.bin" in curl(request)
+    assert "--data-binary @body-of-5000-bytes.bin" in curl_line(request)
 
 
 def test_redact_hides_any_key_shaped_string() -> None:

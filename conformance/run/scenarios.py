@@ -32,6 +32,10 @@ class Identity:
     def at(self) -> str:
         return self.event_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    def idempotency_key(self, purpose: str) -> dict[str, str]:
+        """The header of one POST of this run; sending it again with the same body is a replay."""
+        return {"Idempotency-Key": f"evermuse-conformance-{self.run_id}-{purpose}"}
+
 
 def valid_record(position: int, identity: Identity, *, record_type: str = "conversation",
                  attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,8 +146,13 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], environ: Ma
     if values["seed"] is None:
         values["seed"] = random.SystemRandom().randrange(2**32)
         sources["seed"] = "random"
-    keys = Keys(**{role: env.get(variable) or None for role, variable in KEY_VARIABLES.items()})
     flags = dict(flags or {})
+    if values["base_url"] is None:
+        # The embedded simulator takes whatever keys the run gives it; they exist before collection,
+        # when schemathesis already builds its first cases.
+        keys = Keys(*(f"em_sk_sim_{role}_{secrets.token_hex(12)}" for role in KEY_VARIABLES))
+    else:
+        keys = Keys(**{role: env.get(variable) or None for role, variable in KEY_VARIABLES.items()})
     settings = RunSettings(keys=keys, sources=sources, **values, **flags)
     _check_consistency(settings)
     return settings
@@ -164,4 +170,5 @@ def _check_consistency(settings: RunSettings) -> None:
             "EVERMUSE_API_KEY is not set: export an api:write key of the target's workspace, "
             "or add --read-only with EVERMUSE_API_KEY set to any key that may read batches.")
     if settings.keys.write is None:
-        raise SettingsError("EVERMUSE_API_KEY is not set: export a key of the target's workspace that may read batches.")
+        raise SettingsError("EVERMUSE_API_KEY is not set: export a key of the target's workspace "
+                            "that may read batches.")

@@ -186,7 +186,7 @@ class Simulator:
             body = await self._read_body(request)
             replay = None
             if idempotency_key is not None and "idempotency-ignored" not in self.faults:
-                replay = self.store.replay_key(grant.workspace, idempotency_key, body)
+                replay = self.store.replay_key(grant.workspace, idempotency_key, media_type, body)
                 if replay in self.store.replays:
                     return self._answer(request, 202, self.store.replays[replay])
             try:

@@ -43,7 +43,7 @@ _FAULTS = [
     Fault("download-status-unknown-name", "EM-ATT-001", "downloads in progress are reported as DOWNLOADING"),
     Fault("download-counter-as-string", "EM-ATT-002", "attachmentDownloadComplete is a string"),
     Fault("failed-downloads-counted-complete", "EM-ATT-003",
-          "a failed download is counted both failed and complete"),
+          "a failed download is counted both failed and complete", also=("EM-ATT-006",)),
     Fault("download-status-missing", "EM-ATT-004", "attachmentDownloadStatus is left out"),
     Fault("download-fields-always", "EM-ATT-005",
           "download fields with a total of 0 are shown for batches without attachments", also=("EM-SENT-008",)),

@@ -30,7 +30,7 @@ class Store:
     lifecycle_seconds: float
     faults: FaultSet
     batches: dict[str, Batch] = field(default_factory=dict)
-    replays: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    replays: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     _seq: int = 0
 
     def _new_id(self) -> str:
@@ -61,8 +61,9 @@ class Store:
         return batch
 
     @staticmethod
-    def replay_key(workspace: str, idempotency_key: str, body: bytes) -> tuple[str, str, str]:
-        return workspace, idempotency_key, hashlib.sha256(body).hexdigest()
+    def replay_key(workspace: str, idempotency_key: str, media_type: str, body: bytes) -> tuple[str, str, str, str]:
+        # The same bytes as JSON and as NDJSON are different batches.
+        return workspace, idempotency_key, media_type, hashlib.sha256(body).hexdigest()
 
     def find(self, workspace: str, batch_id: str) -> Batch | None:
         batch = self.batches.get(batch_id)

@@ -1,0 +1,195 @@
+"""The pytest plugin: settings, the session's run, the report header and summary, and redaction of every report."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import pytest
+
+from conformance import st_checks
+from conformance.catalogue import load_catalogue
+from conformance.redact import redact
+from conformance.run.settings import SETTINGS, RunSettings, SettingsError, resolve
+from conformance.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun
+
+SUITE_MARK = "evermuse"
+_SETTINGS = pytest.StashKey[RunSettings]()
+_RUN = pytest.StashKey[EvermuseRun]()
+_PROPERTY_ITEMS = pytest.StashKey[list[str]]()
+_CONFIG: dict[str, pytest.Config] = {}
+# A rule as a failure names it: "EM-COUNT-001 (MUST) ...".
+RULE_TITLE = re.compile(r"(EM-[A-Z]+-\d{3}) \((?:MUST|SHOULD)\)")
+
+
+class ShouldViolation(UserWarning):
+    """A SHOULD rule the target breaks; it fails the run only with --strict."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evermuse", "Evermuse conformance suite (each: option > environment > ini > default)")
+    helps = {
+        "base_url": "target base URL; without one the embedded reference simulator is started",
+        "lifecycle_timeout": "seconds to wait for a batch to end (default 10)",
+        "max_requests": "most requests the whole run may send (default 400)",
+        "request_timeout": "seconds to wait for each answer (default 10)",
+        "attachment_url": "an attachment URL the target can download (default https://www.example.com/)",
+        "seed": "seed of generated data and run ids (default random, shown in the header)",
+        "product_id": "_product_id of seeded records (default conformance-product)",
+        "project_id": "_project_ids entry of seeded records (default conformance-project)",
+    }
+    for setting in SETTINGS:
+        help_text = f"{helps[setting.name]}; env {setting.variable}, ini {setting.ini}"
+        group.addoption(setting.option, dest=f"evermuse_{setting.name}", default=None, help=help_text)
+        parser.addini(setting.ini, help=helps[setting.name])
+    group.addoption("--read-only", action="store_true", dest="evermuse_read_only",
+                    help="send no POST; check the batches named by --batch-id, or the newest listed")
+    group.addoption("--batch-id", action="append", default=[], dest="evermuse_batch_ids", metavar="ID",
+                    help="a batch to check in --read-only mode (repeatable)")
+    group.addoption("--simulator-fault", action="append", default=[], dest="evermuse_faults", metavar="NAME",
+                    help="self-test device: switch a fault on in the embedded simulator (repeatable)")
+    group.addoption("--simulator-lifecycle", type=float, default=1.0, dest="evermuse_simulator_lifecycle",
+                    help="seconds the embedded simulator takes for a batch lifecycle (default 1)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{SUITE_MARK}: a conformance test; it needs a target")
+    config.addinivalue_line("markers", "property_test: a schemathesis property test of the conformance suite")
+    _CONFIG["config"] = config
+    st_checks.register_all()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _CONFIG.clear()
+
+
+def settings_for(config: pytest.Config) -> RunSettings:
+    if _SETTINGS not in config.stash:
+        config.stash[_SETTINGS] = resolve(
+            lambda option: config.getoption(f"evermuse_{option.lstrip('-').replace('-', '_')}"),
+            lambda name: config.getini(name) or None,
+            flags={
+                "read_only": config.getoption("evermuse_read_only"),
+                "batch_ids": tuple(config.getoption("evermuse_batch_ids")),
+                # pytest's own --strict (or strict = true in the ini) also makes SHOULD rules fail.
+                "strict": bool(config.getini("strict")),
+                "simulator_faults": tuple(config.getoption("evermuse_faults")),
+                "simulator_lifecycle": config.getoption("evermuse_simulator_lifecycle"),
+            },
+        )
+    return config.stash[_SETTINGS]
+
+
+def active_run() -> EvermuseRun | None:
+    """The session's run once its fixture has started it, for code pytest does not hand fixtures to."""
+    config = _CONFIG.get("config")
+    return config.stash.get(_RUN, None) if config is not None else None
+
+
+def collection_settings() -> RunSettings | None:
+    """The settings, for suite modules configuring schemathesis at import; None when they are unusable."""
+    config = _CONFIG.get("config")
+    if config is None:
+        return None
+    try:
+        return settings_for(config)
+    except SettingsError:
+        return None  # reported as a usage error once collection ends
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    suite = [item for item in items if item.get_closest_marker(SUITE_MARK)]
+    if not suite:
+        return
+    try:
+        settings_for(config)
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[_PROPERTY_ITEMS] = [item.name for item in suite if item.get_closest_marker("property_test")]
+
+
+def pytest_report_collectionfinish(config: pytest.Config, start_path: Any, items: list[pytest.Item]) -> list[str]:
+    if _SETTINGS not in config.stash or not any(item.get_closest_marker(SUITE_MARK) for item in items):
+        return []
+    rows = settings_for(config).describe()
+    width = max(len(name) for name, _ in rows)
+    return ["evermuse-conformance settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
+
+
+@pytest.fixture(scope="session")
+def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
+    config = request.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def progress(line: str) -> None:
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"evermuse: {redact(line)}")
+
+    run = EvermuseRun(settings_for(config), progress=progress)
+    config.stash[_RUN] = run
+    request.addfinalizer(run.stop)
+    request.addfinalizer(st_checks.deactivate)
+    run.start()
+    st_checks.activate(run.context, lambda activity, exchange: run.recorder.record(activity, exchange, ()),
+                       raises=lambda rule: rule.is_must or run.settings.strict)
+    try:
+        run.run_campaign()
+    except CouldNotCheck as exc:
+        pytest.exit(f"evermuse: could not check the target: {exc}.", returncode=EXIT_NOT_CHECKED)
+    run.share_for_property_tests(config.stash.get(_PROPERTY_ITEMS, []))
+    return run
+
+
+def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
+    """Pass, fail, warn or skip one rule's test from everything the run saw."""
+    verdict = run.verdict(rule_id)
+    record_property("rule", rule_id)
+    record_property("level", verdict.rule.level)
+    record_property("outcome", verdict.outcome)
+    record_property("violations", len(verdict.violations))
+    if verdict.violations:
+        text = verdict.report()
+        if verdict.rule.is_must or run.settings.strict:
+            pytest.fail(text, pytrace=False)
+        warnings.warn(ShouldViolation(text), stacklevel=2)
+    elif not verdict.exercised:
+        pytest.skip(f"{rule_id} was not exercised: {verdict.reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    # Whatever a server echoed or a library printed, no key leaves through a report.
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, redact(reason))
+    elif report.longrepr is not None:
+        text = redact(str(report.longrepr))
+        if item.get_closest_marker(SUITE_MARK) and report.failed:
+            for rule_id in sorted(set(RULE_TITLE.findall(text))):
+                item.user_properties.append(("violated_rule", rule_id))
+        report.longrepr = text
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(_RUN, None)
+    if run is None:
+        return
+    verdicts = [run.verdict(rule.id) for rule in load_catalogue()]
+    violated = [v for v in verdicts if v.violations]
+    terminalreporter.section("evermuse-conformance")
+    counts = {outcome: sum(1 for v in verdicts if v.outcome == outcome)
+              for outcome in ("held", "violated", "not exercised")}
+    must = sum(1 for v in violated if v.rule.is_must)
+    terminalreporter.write_line(
+        f"rules: {counts['held']} held, {counts['violated']} violated ({must} MUST, {len(violated) - must} SHOULD), "
+        f"{counts['not exercised']} not exercised, of {len(verdicts)}")
+    for verdict in violated:
+        terminalreporter.write_line(f"  {verdict.rule.title} - {len(verdict.violations)} violations")
+    terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}")
+    if run.stopped:
+        terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")

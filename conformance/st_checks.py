@@ -1,0 +1,86 @@
+"""Every catalogue rule as a schemathesis check, so each generated request meets the same rules.
+
+Each rule is registered under its own ID. All of them read one cached verdict per response, which
+is also recorded with the run, so the per-rule report counts what the property tests found.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import schemathesis
+from schemathesis.core.failures import Failure, Severity
+
+from conformance.catalogue import Rule, load_catalogue
+from conformance.checker import check
+from conformance.exchange import Context, Exchange, Request, Response
+from conformance.registry import Violation
+from conformance.render import render
+
+# The run whose context (keys, own batches) and recorder the checks use; None outside a run.
+_active: dict[str, Any] = {}
+_cache = threading.local()
+
+
+class RuleViolated(Failure):
+    """A catalogue rule broken by a response to a generated request."""
+
+    code = "EM"
+    kind_title = "Evermuse rule violated"
+
+    def __init__(self, *, operation: str, violation: Violation):
+        super().__init__(operation=operation, title=violation.rule.title, message=render(violation, curl=False),
+                         severity=Severity.HIGH)
+        self.rule_id = violation.rule.id
+
+    @property
+    def _unique_key(self) -> str:
+        return self.rule_id
+
+
+def activate(context: Callable[[], Context], record: Callable[[str, Exchange], None],
+             raises: Callable[[Rule], bool]) -> None:
+    """Point the checks at a run: where context comes from, where exchanges go, which rules fail a test."""
+    _active.update(context=context, record=record, raises=raises)
+
+
+def deactivate() -> None:
+    _active.clear()
+
+
+def to_exchange(response: schemathesis.Response, context: Context) -> Exchange:
+    sent = response.request
+    body = sent.body.encode() if isinstance(sent.body, str) else sent.body
+    request = Request(str(sent.method), str(sent.url), dict(sent.headers), body)
+    headers = {name: ", ".join(values) for name, values in response.headers.items()}
+    answer = Response(response.status_code, headers, response.content,
+                      truncated=response.content_size > len(response.content))
+    return Exchange(request, answer, context)
+
+
+def _violations(response: schemathesis.Response, case: schemathesis.Case) -> list[Violation]:
+    if getattr(_cache, "response", None) is not response:
+        exchange = to_exchange(response, _active["context"]())
+        _cache.response, _cache.violations = response, check(exchange)
+        _active["record"](f"property test {case.operation.label}", exchange)
+    return _cache.violations
+
+
+def _rule_check(rule: Rule) -> Callable[..., None]:
+    def rule_holds(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> None:
+        if not _active:
+            return
+        for violation in _violations(response, case):
+            if violation.rule.id == rule.id and _active["raises"](rule):
+                raise RuleViolated(operation=case.operation.label, violation=violation)
+
+    rule_holds.__name__ = rule.id
+    rule_holds.__qualname__ = rule.id
+    return rule_holds
+
+
+def register_all() -> None:
+    for rule in load_catalogue():
+        schemathesis.check(_rule_check(rule))

@@ -1,0 +1,109 @@
+"""Property tests: schemathesis generates requests from the contract; built-in checks and every rule judge them.
+
+They run before the per-rule tests, so those count what the generated requests found too.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from conformance.locations import CONTRACT_FILE
+from conformance.plugin import active_run, collection_settings
+from conformance.redact import REDACTED
+from conformance.run.client import retry_wait
+from conformance.session import EvermuseRun
+
+pytestmark = [pytest.mark.evermuse, pytest.mark.property_test]
+
+NDJSON = "application/x-ndjson"
+FUZZED_EXAMPLES = 8
+STATEFUL_SCENARIOS = 3
+STATEFUL_STEPS = 3
+
+schema = schemathesis.openapi.from_path(CONTRACT_FILE)
+_settings = collection_settings()
+schema.config.seed = _settings.seed if _settings else 0
+schema.config.generation.update(max_examples=FUZZED_EXAMPLES, database="none")
+schema.config.output.sanitization.replacement = REDACTED
+schemathesis.serializer.alias(NDJSON, "text/plain")
+# EM-HTTP-005 and EM-HTTP-006 judge other methods at their documented levels; unsupported_method would
+# fail a missing Allow (a SHOULD) as hard as a wrong status. The docs do not say what a parameter outside
+# the contract gets (format "does not affect validation"), so negative_data_rejection is a SHOULD too.
+_excluded = ["unsupported_method"] + ([] if _settings is not None and _settings.strict else ["negative_data_rejection"])
+schema.config.checks.update(excluded_check_names=_excluded)
+if _settings is not None and _settings.read_only:
+    schema = schema.exclude(method="POST")
+
+
+@schema.auth()
+class RunKey:
+    """The write key of the run; schemathesis leaves it off the cases that test missing credentials."""
+
+    def get(self, case: schemathesis.Case, ctx: schemathesis.AuthContext) -> str:
+        return (_settings.keys.write if _settings else None) or ""
+
+    def set(self, case: schemathesis.Case, data: str, ctx: schemathesis.AuthContext) -> None:
+        case.headers = {**(case.headers or {}), "x-api-key": data}
+
+
+@schema.hook
+def map_path_parameters(ctx: schemathesis.HookContext, path_parameters: dict[str, Any] | None) -> Any:
+    """Half the generated batch ids become ids of the run's own batches, so reads also find real ones."""
+    run = active_run()
+    own = run.campaign.own_batch_ids if run and run.campaign else []
+    if own and isinstance(path_parameters, dict) and isinstance(path_parameters.get("batchId"), str):
+        draw = zlib.crc32(path_parameters["batchId"].encode())
+        if draw % 2 == 0:
+            path_parameters["batchId"] = own[draw % len(own)]
+    return path_parameters
+
+
+def call_politely(run: EvermuseRun, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
+    """Send a generated case; a 429 is judged, waited out, and sent once more."""
+    call = {"base_url": run.base_url, "allow_redirects": False, "timeout": run.settings.request_timeout, **kwargs}
+    response = case.call(**call)
+    if response.status_code == 429 and run.budget.take():
+        case.validate_response(response)
+        wait = retry_wait(_as_answer(response))
+        run.client.sleep(wait) if run.client else None
+        response = case.call(**call)
+    return response
+
+
+def _as_answer(response: schemathesis.Response) -> Any:
+    from conformance.exchange import Response
+
+    return Response(response.status_code, {k: ", ".join(v) for k, v in response.headers.items()}, response.content)
+
+
+@schema.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_generated_requests_meet_the_contract(case: schemathesis.Case, evermuse_run: EvermuseRun,
+                                              request: pytest.FixtureRequest) -> None:
+    if case.media_type == NDJSON and not isinstance(case.body, str):
+        return  # a negative "not a string" NDJSON body turns into valid NDJSON text on the wire
+    if not evermuse_run.take_for_property_test(request.node.name):
+        return  # the budget of this operation is spent; the summary says how many requests were sent
+    case.validate_response(call_politely(evermuse_run, case))
+
+
+class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
+    """POST a batch, then follow the 202's link to read it."""
+
+    def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
+        run = active_run()
+        assert run is not None
+        if not run.budget.take():
+            pytest.skip(f"the request budget of {run.budget.limit} ran out during the stateful test")
+        return call_politely(run, case)
+
+
+TestLinkedWorkflow = LinkedWorkflow.TestCase
+TestLinkedWorkflow.settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
+                                       deadline=None, suppress_health_check=list(HealthCheck))
+TestLinkedWorkflow = pytest.mark.usefixtures("evermuse_run")(TestLinkedWorkflow)
