@@ -112,8 +112,8 @@ class Campaign:
             probes.run_all(self)
         except BudgetSpent as exc:
             self.stopped = f"{exc} (--max-requests {self.settings.max_requests})"
-            if not self.seeded and not self.adopted:
-                raise CouldNotCheck(f"the request budget ran out before any batch was checked; raise "
+            if not any(s.reads for s in self.seeded) and not self.adopted:
+                raise CouldNotCheck(f"the request budget ran out before any batch was read; raise "
                                     f"--max-requests above {self.settings.max_requests}") from None
         except TargetSilent as exc:
             self.stopped = f"the target stopped answering: {exc}"
@@ -141,13 +141,11 @@ class Campaign:
         return True
 
     def seed_all(self) -> None:
+        # A refused batch is a finding (EM-INGEST-006), not a reason to stop: the probes still run.
         for scenario in build_scenarios(self.identity, self.settings.attachment_url):
             seeded = self.seed(scenario)
             if seeded is not None:
                 self.seeded.append(seeded)
-        if not self.seeded:
-            raise CouldNotCheck("no batch could be created: every POST /api/v1/ingest was refused; see the "
-                                "EM-INGEST-006 failure for the answers")
 
     def seed(self, scenario: Scenario) -> Seeded | None:
         body, media_type = scenario.body()

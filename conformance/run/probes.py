@@ -31,8 +31,14 @@ def _one_record_batch(campaign: Campaign, purpose: str) -> bytes:
     return json.dumps([record]).encode()
 
 
+def some_batch_id(campaign: Campaign) -> str:
+    """One of the run's batches; an id of no batch when none could be created, where any id will do."""
+    own = campaign.own_batch_ids
+    return own[0] if own else f"b_conformance_absent_{campaign.identity.run_id}"
+
+
 def probe_keys(campaign: Campaign) -> None:
-    own = campaign.own_batch_ids[0]
+    own = some_batch_id(campaign)
     reads = (("GET", f"{BATCHES}/{own}", {}), ("GET", BATCHES, {"limit": "100"}))
     writes = () if campaign.settings.read_only else (("POST", INGEST, {}),)
     invalid_key = f"em_sk_conformance_not_a_key_{campaign.identity.run_id}"
@@ -66,6 +72,9 @@ def _probe_other_workspace(campaign: Campaign, own: str) -> None:
     if campaign.client.keys.other is None:
         campaign.recorder.skip(rules, f"{KEY_VARIABLES['other']} is not set: the run has no key of another workspace")
         return
+    if not campaign.own_batch_ids:
+        campaign.recorder.skip(rules, "no batch of the run's workspace could be created or found")
+        return
     campaign.send("GET our batch with another workspace's key", {"EM-AUTH-005"}, "GET", f"{BATCHES}/{own}",
                   key="other")
     campaign.send("GET the list with another workspace's key", {"EM-AUTH-006"}, "GET", BATCHES, key="other",
@@ -84,7 +93,7 @@ def malformed_ids(own: str) -> dict[str, str]:
 
 
 def probe_batch_ids(campaign: Campaign) -> None:
-    own = campaign.own_batch_ids[0]
+    own = some_batch_id(campaign)
     unknown = f"b_conformance_absent_{campaign.identity.run_id}"
     campaign.send("GET a batch id that names no batch", {"EM-ID-001"}, "GET", f"{BATCHES}/{unknown}",
                   context=campaign.context(probe="unknown-id"))
@@ -99,12 +108,16 @@ def probe_other_methods(campaign: Campaign) -> None:
 
 
 def probe_ingest_bodies(campaign: Campaign) -> None:
-    replayed = next((s for s in campaign.seeded if s.scenario.name == "mixed"), campaign.seeded[0])
-    body, media_type = replayed.scenario.body()
-    campaign.send(f"ingest {replayed.scenario.name} again with its Idempotency-Key", {"EM-INGEST-003"}, "POST", INGEST,
-                  body=body, content_type=media_type,
-                  headers=campaign.identity.idempotency_key(replayed.scenario.name),
-                  context=campaign.context(sent=replayed.sent, replay_of=replayed.sent.accepted))
+    replayed = next((s for s in campaign.seeded if s.scenario.name == "mixed"), None) or next(
+        iter(campaign.seeded), None)
+    if replayed is None:
+        campaign.recorder.skip({"EM-INGEST-003"}, "no batch could be created to send again")
+    else:
+        body, media_type = replayed.scenario.body()
+        campaign.send(f"ingest {replayed.scenario.name} again with its Idempotency-Key", {"EM-INGEST-003"}, "POST",
+                      INGEST, body=body, content_type=media_type,
+                      headers=campaign.identity.idempotency_key(replayed.scenario.name),
+                      context=campaign.context(sent=replayed.sent, replay_of=replayed.sent.accepted))
     campaign.send("ingest an empty array", {"EM-INGEST-004"}, "POST", INGEST, body=b"[]",
                   content_type="application/json", headers=campaign.identity.idempotency_key("empty"))
     record = valid_record(0, campaign.identity, record_type="document")

@@ -88,7 +88,9 @@ class Simulator:
         self._windows: dict[str, tuple[int, int]] = {}
         self._requests = 0
         self._status_reads = 0
-        self.app = Starlette(
+        # Every request the simulator was sent, as (method, raw path): what self-tests count.
+        self.requests: list[tuple[str, str]] = []
+        self.routes = Starlette(
             routes=[
                 Route("/api/v1/ingest", self.ingest, methods=["POST"]),
                 Route("/api/v1/ingest/batches", self.list_batches, methods=["GET"]),
@@ -96,6 +98,11 @@ class Simulator:
             ],
             exception_handlers={HTTPException: self._http_exception, Exception: self._crash},
         )
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.requests.append((scope["method"], scope.get("raw_path", b"").decode("latin-1")))
+        await self.routes(scope, receive, send)
 
     # --- answers ---------------------------------------------------------------------------
     def _answer(self, request: Request, status: int, body: Any, *, headers: dict[str, str] | None = None,

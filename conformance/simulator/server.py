@@ -41,7 +41,7 @@ class SimulatorServer:
     def __init__(self, settings: Settings, *, port: int = 0):
         self.settings = settings
         self.simulator = Simulator(settings)
-        config = uvicorn.Config(self.simulator.app, host=LOOPBACK, port=port, log_level="critical",
+        config = uvicorn.Config(self.simulator.app, host=LOOPBACK, port=port, log_level="critical", interface="asgi3",
                                 access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
