@@ -102,6 +102,9 @@ def probe_batch_ids(campaign: Campaign) -> None:
 
 
 def probe_other_methods(campaign: Campaign) -> None:
+    if campaign.settings.read_only:
+        campaign.recorder.skip({"EM-HTTP-005", "EM-HTTP-006"}, "--read-only sends nothing but reads")
+        return
     absent = f"b_conformance_absent_{campaign.identity.run_id}"
     for method, path in (("DELETE", f"{BATCHES}/{absent}"), ("PUT", INGEST), ("POST", BATCHES)):
         campaign.send(f"{method} {path}", {"EM-HTTP-005", "EM-HTTP-006"}, method, path)

@@ -92,7 +92,7 @@ def _scenario(name: str, description: str, body_form: str, records: list[tuple[d
 
 
 def build_scenarios(identity: Identity, reachable_url: str) -> list[Scenario]:
-    """The seeded batches. Each ends with a valid record, so an index off by one stays inside the batch."""
+    """The seeded batches. Those with valid records end with one, so an index off by one stays inside the batch."""
 
     def ok(position: int, kind: str, **kwargs: Any) -> tuple[dict[str, Any], bool]:
         return valid_record(position, identity, record_type=kind, **kwargs), True

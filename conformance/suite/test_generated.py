@@ -37,7 +37,9 @@ schemathesis.serializer.alias(NDJSON, "text/plain")
 _excluded = ["unsupported_method"] + ([] if _settings is not None and _settings.strict else ["negative_data_rejection"])
 schema.config.checks.update(excluded_check_names=_excluded)
 if _settings is not None and _settings.read_only:
+    # Read-only means reads only: no generated POST, and no probing of other methods.
     schema = schema.exclude(method="POST")
+    schema.config.phases.coverage.unexpected_methods = set()
 
 
 @schema.auth()
@@ -92,18 +94,21 @@ def test_generated_requests_meet_the_contract(case: schemathesis.Case, evermuse_
     case.validate_response(call_politely(evermuse_run, case))
 
 
-class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
-    """POST a batch, then follow the 202's link to read it."""
+# Read-only runs send no POST, so there is no 202 link to follow.
+if _settings is None or not _settings.read_only:
 
-    def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
-        run = active_run()
-        assert run is not None
-        if not run.budget.take():
-            pytest.skip(f"the request budget of {run.budget.limit} ran out during the stateful test")
-        return call_politely(run, case)
+    class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
+        """POST a batch, then follow the 202's link to read it."""
+
+        def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
+            run = active_run()
+            assert run is not None
+            if not run.budget.take():
+                pytest.skip(f"the request budget of {run.budget.limit} ran out during the stateful test")
+            return call_politely(run, case)
 
 
-TestLinkedWorkflow = LinkedWorkflow.TestCase
-TestLinkedWorkflow.settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
-                                       deadline=None, suppress_health_check=list(HealthCheck))
-TestLinkedWorkflow = pytest.mark.usefixtures("evermuse_run")(TestLinkedWorkflow)
+    TestLinkedWorkflow = LinkedWorkflow.TestCase
+    TestLinkedWorkflow.settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
+                                           deadline=None, suppress_health_check=list(HealthCheck))
+    TestLinkedWorkflow = pytest.mark.usefixtures("evermuse_run")(TestLinkedWorkflow)

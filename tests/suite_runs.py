@@ -1,0 +1,89 @@
+"""Running the conformance suite as a user does, in a subprocess, and reading what it reports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Case:
+    name: str
+    outcome: str  # passed, failed, skipped
+    properties: list[tuple[str, str]] = field(default_factory=list)
+    text: str = ""
+
+
+@dataclass
+class SuiteRun:
+    returncode: int
+    output: str
+    junit: str
+    cases: dict[str, Case]
+
+    @property
+    def failing_rules(self) -> set[str]:
+        """Rules named by failing tests: a failing rule test, or a rule a failing property test reports."""
+        rules = set()
+        for case in self.cases.values():
+            if case.outcome == "failed":
+                rules |= {value for name, value in case.properties if name in ("rule", "violated_rule")}
+        return rules
+
+    @property
+    def failing(self) -> list[str]:
+        return [name for name, case in self.cases.items() if case.outcome == "failed"]
+
+
+def _cases(junit: str) -> dict[str, Case]:
+    cases = {}
+    for element in ET.fromstring(junit).iter("testcase"):
+        outcome, text = "passed", ""
+        for kind in ("failure", "error", "skipped"):
+            found = element.find(kind)
+            if found is not None:
+                outcome = "skipped" if kind == "skipped" else "failed"
+                text = (found.get("message") or "") + (found.text or "")
+        properties = [(p.get("name"), p.get("value")) for p in element.iter("property")]
+        cases[element.get("name")] = Case(element.get("name"), outcome, properties, text)
+    return cases
+
+
+def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> SuiteRun:
+    """pytest conformance, with no EVERMUSE_* variable from the caller's environment unless given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_")}
+    junit_path = tmp_path / "junit.xml"
+    command = [sys.executable, "-m", "pytest", "conformance", "-p", "no:cacheprovider", "-p", "no:xdist",
+               f"--junitxml={junit_path}", *args]
+    done = subprocess.run(command, cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True,
+                          timeout=timeout)
+    junit = junit_path.read_text() if junit_path.exists() else ""
+    return SuiteRun(done.returncode, done.stdout + done.stderr, junit, _cases(junit) if junit else {})
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Any ASGI app on a free loopback port, for the time of the block."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

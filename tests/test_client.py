@@ -1,0 +1,128 @@
+"""The run's HTTP client, on respx: budget, 429s, retries with the same Idempotency-Key, redirects, big bodies."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import respx
+
+from conformance.exchange import Keys
+from conformance.run.client import MAX_BODY_BYTES, ApiClient, Budget, BudgetSpent, TargetSilent
+
+BASE = "https://api.test"
+KEYS = Keys(write="em_sk_unit_write", read="em_sk_unit_read")
+
+
+def client(limit: int = 20) -> tuple[ApiClient, list[float]]:
+    waits: list[float] = []
+    return ApiClient(BASE, KEYS, budget=Budget(limit), timeout=2, sleep=waits.append), waits
+
+
+@respx.mock
+def test_send_puts_the_chosen_key_in_x_api_key() -> None:
+    route = respx.get(f"{BASE}/api/v1/ingest/batches").mock(return_value=httpx.Response(200, json={}))
+    api, _ = client()
+    api.send("GET", "/api/v1/ingest/batches", key="read")
+    api.send("GET", "/api/v1/ingest/batches", key=None)
+    assert route.calls[0].request.headers["x-api-key"] == KEYS.read
+    assert "x-api-key" not in route.calls[1].request.headers
+
+
+@respx.mock
+def test_429_is_waited_out_for_retry_after_then_retried() -> None:
+    route = respx.get(f"{BASE}/b").mock(side_effect=[
+        httpx.Response(429, json={"error": "rate_limited", "message": "slow", "retryAfter": 1.5}),
+        httpx.Response(200, json={"ok": True}),
+    ])
+    api, waits = client()
+    sent = api.send("GET", "/b")
+    assert [a.response.status for a in sent.attempts] == [429, 200]
+    assert waits == [1.5]
+    assert route.call_count == 2
+
+
+@respx.mock
+def test_429_without_retry_after_falls_back_to_the_header_then_one_second() -> None:
+    respx.get(f"{BASE}/b").mock(side_effect=[
+        httpx.Response(429, headers={"Retry-After": "3"}, json={"error": "x", "message": "y"}),
+        httpx.Response(429, json={"error": "x", "message": "y"}),
+        httpx.Response(200, json={}),
+    ])
+    api, waits = client()
+    api.send("GET", "/b")
+    assert waits == [3.0, 1.0]
+
+
+@respx.mock
+def test_post_sent_again_after_a_dropped_connection_keeps_its_idempotency_key() -> None:
+    route = respx.post(f"{BASE}/api/v1/ingest").mock(side_effect=[
+        httpx.RemoteProtocolError("peer closed connection"), httpx.Response(202, json={"batchId": "b_1"})])
+    api, _ = client()
+    sent = api.send("POST", "/api/v1/ingest", body=b"[{}]", content_type="application/json",
+                    headers={"Idempotency-Key": "evermuse-conformance-x"})
+    assert sent.attempts[0].response.transport_error is not None
+    assert sent.final.response.status == 202
+    assert {call.request.headers["Idempotency-Key"] for call in route.calls} == {"evermuse-conformance-x"}
+
+
+@respx.mock
+def test_429_retries_of_a_post_keep_its_idempotency_key() -> None:
+    route = respx.post(f"{BASE}/api/v1/ingest").mock(side_effect=[
+        httpx.Response(429, json={"error": "x", "message": "y", "retryAfter": 0}), httpx.Response(202, json={})])
+    api, _ = client()
+    api.send("POST", "/api/v1/ingest", body=b"[{}]", headers={"Idempotency-Key": "k-2"})
+    assert [call.request.headers["Idempotency-Key"] for call in route.calls] == ["k-2", "k-2"]
+
+
+@respx.mock
+def test_redirect_is_not_followed_so_the_key_stays_home() -> None:
+    elsewhere = respx.get("https://elsewhere.test/steal").mock(return_value=httpx.Response(200))
+    respx.get(f"{BASE}/b").mock(return_value=httpx.Response(302, headers={"Location": "https://elsewhere.test/steal"}))
+    api, _ = client()
+    assert api.send("GET", "/b").final.response.status == 302
+    assert not elsewhere.called
+
+
+@respx.mock
+def test_budget_counts_every_attempt_and_refuses_past_its_limit() -> None:
+    respx.get(f"{BASE}/b").mock(return_value=httpx.Response(200, json={}))
+    api, _ = client(limit=2)
+    api.send("GET", "/b")
+    api.send("GET", "/b")
+    with pytest.raises(BudgetSpent):
+        api.send("GET", "/b")
+    assert api.budget.used == 2
+
+
+@respx.mock
+def test_a_huge_body_is_read_only_up_to_the_cap() -> None:
+    respx.get(f"{BASE}/b").mock(return_value=httpx.Response(200, content=b"[" + b"1," * (5 * 1024 * 1024)))
+    api, _ = client()
+    response = api.send("GET", "/b").final.response
+    assert response.truncated
+    assert len(response.body) <= MAX_BODY_BYTES + 1
+
+
+@respx.mock
+def test_timeout_becomes_an_answerless_exchange_not_an_exception() -> None:
+    respx.get(f"{BASE}/b").mock(side_effect=httpx.ReadTimeout("slow"))
+    api, _ = client()
+    sent = api.send("GET", "/b")
+    assert [a.response.status for a in sent.attempts] == [0, 0]
+    assert sent.final.response.transport_error == "no answer within 2 s (ReadTimeout)"
+
+
+@respx.mock
+def test_refused_connection_reads_as_unreachable() -> None:
+    respx.get(f"{BASE}/b").mock(side_effect=httpx.ConnectError("Connection refused"))
+    api, _ = client()
+    assert api.send("GET", "/b").final.response.transport_error.startswith("could not connect: Connection refused")
+
+
+@respx.mock
+def test_three_silences_in_a_row_stop_the_client() -> None:
+    respx.get(f"{BASE}/b").mock(side_effect=httpx.ReadTimeout("slow"))
+    api, _ = client()
+    api.send("GET", "/b")
+    with pytest.raises(TargetSilent, match="3 requests in a row got no answer"):
+        api.send("GET", "/b")

@@ -1,0 +1,141 @@
+"""The suite as a user runs it: it passes a correct target, fails each broken one by the broken rule, and
+answers a user's mistake with one sentence and a documented exit status."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.catalogue import load_catalogue
+from conformance.run.scenarios import Identity, broken, valid_record
+from conformance.simulator import FAULTS, SimulatorServer, make_settings
+from tests.suite_runs import run_suite
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CHECKED = 0, 1, 4, 6
+KEYS = {"EVERMUSE_API_KEY": "em_sk_runs_write", "EVERMUSE_READ_API_KEY": "em_sk_runs_read",
+        "EVERMUSE_OTHER_API_KEY": "em_sk_runs_other"}
+# Short waits keep the faults that stall (stuck batches, silent reads) quick to detect.
+FAST = ("--lifecycle-timeout", "4", "--request-timeout", "2")
+
+
+def simulator(**kwargs) -> SimulatorServer:
+    return SimulatorServer(make_settings(write_key=KEYS["EVERMUSE_API_KEY"], read_key=KEYS["EVERMUSE_READ_API_KEY"],
+                                         other_key=KEYS["EVERMUSE_OTHER_API_KEY"], **kwargs))
+
+
+@pytest.mark.parametrize("seed", [11, 22, 33, 44, 55])
+def test_suite_passes_against_the_simulator_whatever_the_seed(tmp_path: Path, seed: int) -> None:
+    run = run_suite(tmp_path, "--seed", str(seed))
+    assert run.returncode == EXIT_OK, run.output[-3000:]
+    assert run.failing == []
+    assert f"seed               {seed} (--seed)" in run.output
+    rule_tests = [c for c in run.cases.values() if c.name.startswith("test_rule_holds")]
+    assert len(rule_tests) == len(load_catalogue())
+    assert sum(c.outcome == "passed" for c in rule_tests) >= len(rule_tests) - 1
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS), ids=lambda name: f"{FAULTS[name].rule}:{name}")
+def test_each_fault_fails_the_suite_by_its_rule(tmp_path: Path, fault: str) -> None:
+    expected = FAULTS[fault]
+    strict = () if load_catalogue()[expected.rule].is_must else ("--strict",)
+    run = run_suite(tmp_path, "--simulator-fault", fault, *FAST, *strict)
+    assert run.returncode == EXIT_FAILED, run.output[-3000:]
+    assert expected.rule in run.failing_rules, run.output[-3000:]
+    assert run.failing_rules <= {expected.rule, *expected.also}, run.output[-3000:]
+    assert f"test_rule_holds[{expected.rule}]" in run.failing
+
+
+def test_should_violation_is_reported_but_passes_without_strict(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, "--simulator-fault", "errors-reverse-order")
+    assert run.returncode == EXIT_OK, run.output[-3000:]
+    assert "EM-ERR-007 (SHOULD)" in run.output
+    assert "1 violated (0 MUST, 1 SHOULD)" in run.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "sentence"),
+    [
+        (("--base-url", "https://staging.example.com"), {}, "ERROR: EVERMUSE_API_KEY is not set"),
+        (("--base-url", "staging.example.com"), KEYS, "ERROR: --base-url is 'staging.example.com', not an http(s)"),
+        (("--max-requests", "lots"), {}, "ERROR: --max-requests is 'lots', not a whole number"),
+        ((), {"EVERMUSE_LIFECYCLE_TIMEOUT": "-1"}, "ERROR: EVERMUSE_LIFECYCLE_TIMEOUT is -1"),
+    ],
+    ids=["no-key", "no-scheme", "bad-budget", "bad-timeout-from-env"],
+)
+def test_a_usage_mistake_gets_one_sentence_and_status_4(tmp_path: Path, args: tuple, env: dict, sentence: str) -> None:
+    run = run_suite(tmp_path, *args, env=env)
+    assert run.returncode == EXIT_USAGE
+    assert sentence in run.output
+    assert "Traceback" not in run.output
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_target_is_not_checked_and_says_so(tmp_path: Path) -> None:
+    run = run_suite(tmp_path, "--base-url", f"http://127.0.0.1:{_closed_port()}", env=KEYS)
+    assert run.returncode == EXIT_NOT_CHECKED
+    assert "could not check the target: could not reach http://127.0.0.1:" in run.output
+    assert "check --base-url and that the target is up" in run.output
+    assert "Traceback" not in run.output
+
+
+def test_rejected_key_means_the_target_is_not_checked(tmp_path: Path) -> None:
+    with simulator() as server:
+        run = run_suite(tmp_path, "--base-url", server.base_url, env={"EVERMUSE_API_KEY": "em_sk_wrong"})
+    assert run.returncode == EXIT_NOT_CHECKED
+    assert "the target refused EVERMUSE_API_KEY with 401" in run.output
+
+
+def test_missing_optional_keys_skip_their_rules_naming_the_variable(tmp_path: Path) -> None:
+    with simulator() as server:
+        run = run_suite(tmp_path, "--base-url", server.base_url, *FAST,
+                        env={"EVERMUSE_API_KEY": KEYS["EVERMUSE_API_KEY"]})
+    assert run.returncode == EXIT_OK, run.output[-3000:]
+    for rule, variable in (("EM-AUTH-003", "EVERMUSE_READ_API_KEY"), ("EM-AUTH-005", "EVERMUSE_OTHER_API_KEY")):
+        case = run.cases[f"test_rule_holds[{rule}]"]
+        assert case.outcome == "skipped"
+        assert variable in case.text
+
+
+def test_budget_holds_as_the_target_counts_it(tmp_path: Path) -> None:
+    with simulator() as server:
+        run = run_suite(tmp_path, "--base-url", server.base_url, "--max-requests", "90", *FAST, env=KEYS)
+        served = len(server.simulator.requests)
+    assert "of a budget of 90" in run.output
+    assert served <= 90
+    assert run.returncode in (EXIT_OK, EXIT_FAILED), run.output[-3000:]
+    assert "Traceback" not in run.output
+
+
+def test_read_only_mode_sends_no_post(tmp_path: Path) -> None:
+    identity = Identity(run_id="read-only")
+    with simulator() as server:
+        headers = {"x-api-key": KEYS["EVERMUSE_API_KEY"]}
+        for records in ([valid_record(0, identity), broken(valid_record(1, identity), "nature"),
+                         valid_record(2, identity)], [valid_record(0, identity, record_type="email")]):
+            assert httpx.post(server.base_url + "/api/v1/ingest", json=records, headers=headers).status_code == 202
+        seeded = len(server.simulator.requests)
+        run = run_suite(tmp_path, "--base-url", server.base_url, "--read-only", *FAST, env=KEYS)
+        during = server.simulator.requests[seeded:]
+    assert run.returncode == EXIT_OK, run.output[-3000:]
+    assert during
+    assert [request for request in during if request[0] == "POST"] == []
+    assert "mode               read-only (no POST)" in run.output
+
+
+def test_read_only_mode_checks_the_named_batches(tmp_path: Path) -> None:
+    with simulator() as server:
+        answer = httpx.post(server.base_url + "/api/v1/ingest", json=[valid_record(0, Identity(run_id="named"))],
+                            headers={"x-api-key": KEYS["EVERMUSE_API_KEY"]}).json()
+        run = run_suite(tmp_path, "--base-url", server.base_url, "--read-only", "--batch-id", answer["batchId"],
+                        *FAST, env=KEYS)
+        reads = [path for method, path in server.simulator.requests if path.endswith(answer["batchId"])]
+    assert run.returncode == EXIT_OK, run.output[-3000:]
+    assert len(reads) >= 3
