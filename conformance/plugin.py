@@ -7,10 +7,11 @@ import warnings
 from typing import Any
 
 import pytest
+from schemathesis.core.failures import Failure, FailureGroup
 
 from conformance import st_checks
 from conformance.catalogue import load_catalogue
-from conformance.redact import redact
+from conformance.redact import RedactingLogRecords, redact
 from conformance.run.settings import SETTINGS, RunSettings, SettingsError, resolve
 from conformance.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun
 
@@ -19,6 +20,7 @@ _SETTINGS = pytest.StashKey[RunSettings]()
 _RUN = pytest.StashKey[EvermuseRun]()
 _PROPERTY_ITEMS = pytest.StashKey[list[str]]()
 _CONFIG: dict[str, pytest.Config] = {}
+_LOG_RECORDS = RedactingLogRecords()
 # A rule as a failure names it: "EM-COUNT-001 (MUST) ...".
 RULE_TITLE = re.compile(r"(EM-[A-Z]+-\d{3}) \((?:MUST|SHOULD)\)")
 
@@ -58,10 +60,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "property_test: a schemathesis property test of the conformance suite")
     _CONFIG["config"] = config
     st_checks.register_all()
+    _LOG_RECORDS.install()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _CONFIG.clear()
+    _LOG_RECORDS.uninstall()
 
 
 def settings_for(config: pytest.Config) -> RunSettings:
@@ -158,10 +162,25 @@ def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
         pytest.skip(f"{rule_id} was not exercised: {verdict.reason}")
 
 
+def findings_text(exc: BaseException) -> str | None:
+    """What schemathesis found, as it words it, without the frames of the test that found it; None otherwise."""
+    if isinstance(exc, FailureGroup | Failure):
+        notes = [note for note in getattr(exc, "__notes__", []) if not note.startswith("Explanation:")]
+        return "\n".join([str(exc), *notes]).strip()
+    if isinstance(exc, BaseExceptionGroup):
+        parts = [findings_text(inner) for inner in exc.exceptions]
+        return "\n\n".join(parts) if all(parts) else None  # type: ignore[arg-type]
+    return None
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
     outcome = yield
     report = outcome.get_result()
+    if report.failed and call.excinfo is not None and item.get_closest_marker(SUITE_MARK):
+        text = findings_text(call.excinfo.value)
+        if text is not None:
+            report.longrepr = text
     # Whatever a server echoed or a library printed, no key leaves through a report.
     if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
         path, line, reason = report.longrepr
@@ -173,6 +192,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
                 item.user_properties.append(("violated_rule", rule_id))
         report.longrepr = text
     report.sections = [(title, redact(content)) for title, content in report.sections]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport) -> None:
+    # schemathesis rewrites the report of its tests here, after makereport; its rewrite gets the same treatment.
+    if call.excinfo is None or not node.get_closest_marker(SUITE_MARK):
+        return
+    text = findings_text(call.excinfo.value)
+    if text is not None:
+        report.longrepr = redact(text)
+    elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = redact(str(report.longrepr))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

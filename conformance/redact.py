@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 
@@ -22,6 +23,25 @@ def register_secret(value: str | None) -> None:
 def forget_secrets() -> None:
     with _lock:
         _secrets.clear()
+
+
+class RedactingLogRecords:
+    """A log record factory that writes each message out redacted, whoever logs it (httpcore logs headers)."""
+
+    def __init__(self) -> None:
+        self.previous = logging.getLogRecordFactory()
+
+    def __call__(self, *args: object, **kwargs: object) -> logging.LogRecord:
+        record = self.previous(*args, **kwargs)
+        record.msg, record.args = redact(record.getMessage()), ()
+        return record
+
+    def install(self) -> None:
+        logging.setLogRecordFactory(self)
+
+    def uninstall(self) -> None:
+        if logging.getLogRecordFactory() is self:
+            logging.setLogRecordFactory(self.previous)
 
 
 def redact(text: str) -> str:

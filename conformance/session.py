@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.catalogue import Rule, load_catalogue
-from conformance.exchange import Context, Keys
+from conformance.exchange import Context, Exchange, Keys, Request, Response
 from conformance.redact import register_secret
 from conformance.registry import Violation
 from conformance.render import render
@@ -99,6 +99,11 @@ class EvermuseRun:
             self.client.close()
         if self.simulator is not None:
             self.simulator.stop()
+
+    def record_silence(self, activity: str, request: Request, error: str) -> None:
+        """A request outside the campaign that got no answer, judged like any other (EM-HTTP-007)."""
+        answer = Response(0, transport_error=error.splitlines()[0][:200])
+        self.recorder.record(activity, Exchange(request, answer, self.context()), {"EM-HTTP-007"})
 
     def context(self) -> Context:
         own = frozenset(self.campaign.own_batch_ids) if self.campaign else frozenset()

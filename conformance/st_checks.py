@@ -25,15 +25,17 @@ _cache = threading.local()
 
 
 class RuleViolated(Failure):
-    """A catalogue rule broken by a response to a generated request."""
+    """A catalogue rule broken by a response to a generated request; schemathesis lists it as "code title"."""
 
     code = "EM"
     kind_title = "Evermuse rule violated"
 
     def __init__(self, *, operation: str, violation: Violation):
-        super().__init__(operation=operation, title=violation.rule.title, message=render(violation, curl=False),
+        rule = violation.rule
+        body = render(violation, curl=False).split("\n", 1)[1]
+        super().__init__(operation=operation, title=f"({rule.level}) {rule.sentence}", message=body,
                          severity=Severity.HIGH)
-        self.rule_id = violation.rule.id
+        self.code = self.rule_id = rule.id
 
     @property
     def _unique_key(self) -> str:
