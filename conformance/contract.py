@@ -19,6 +19,20 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 _BASE_URI = "urn:evermuse-conformance:contract"
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML as OpenAPI 3.1 reads it (1.2): an unquoted 2026-02-24T12:34:56Z is a string, not a timestamp."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str | bytes) -> Any:
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
 class ContractError(Exception):
     """The contract file cannot be used as it stands."""
 
@@ -172,7 +186,7 @@ def load_contract(path: Path = CONTRACT_FILE) -> Contract:
     except OSError as exc:
         raise ContractError(f"cannot read the contract {path}: {exc.strerror}") from None
     try:
-        document = yaml.safe_load(raw)
+        document = load_yaml(raw)
     except yaml.YAMLError as exc:
         raise ContractError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):

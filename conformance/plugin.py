@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 import warnings
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,8 @@ from schemathesis.core.failures import Failure, FailureGroup
 
 from conformance import st_checks
 from conformance.catalogue import load_catalogue
+from conformance.drift.report import BaselineError, load_baseline, write
+from conformance.expectations import NONE, Expectations, ExpectationsError, load_expectations
 from conformance.redact import RedactingLogRecords, redact
 from conformance.run.settings import SETTINGS, RunSettings, SettingsError, resolve
 from conformance.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun
@@ -19,6 +24,8 @@ SUITE_MARK = "evermuse"
 _SETTINGS = pytest.StashKey[RunSettings]()
 _RUN = pytest.StashKey[EvermuseRun]()
 _PROPERTY_ITEMS = pytest.StashKey[list[str]]()
+_EXPECTATIONS = pytest.StashKey[Expectations]()
+_BASELINE = pytest.StashKey[dict[str, Any]]()
 _CONFIG: dict[str, pytest.Config] = {}
 _LOG_RECORDS = RedactingLogRecords()
 # A rule as a failure names it: "EM-COUNT-001 (MUST) ...".
@@ -27,6 +34,10 @@ RULE_TITLE = re.compile(r"(EM-[A-Z]+-\d{3}) \((?:MUST|SHOULD)\)")
 
 class ShouldViolation(UserWarning):
     """A SHOULD rule the target breaks; it fails the run only with --strict."""
+
+
+class NoLongerReproduced(UserWarning):
+    """A known deviation that did not happen: its entry can go."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +51,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "seed": "seed of generated data and run ids (default random, shown in the header)",
         "product_id": "_product_id of seeded records (default conformance-product)",
         "project_id": "_project_ids entry of seeded records (default conformance-project)",
+        "expectations": "known deviations: a name in fixtures/expectations/ or a path (default: none; simulator "
+                        "for the embedded one)",
+        "drift_report": "write drift.md and drift.json into this directory",
+        "published_spec": "URL or path of the published OpenAPI document the drift report compares",
+        "drift_baseline": "last night's drift.json, so the report says what is new, persisting or resolved",
     }
     for setting in SETTINGS:
         help_text = f"{helps[setting.name]}; env {setting.variable}, ini {setting.ini}"
@@ -69,6 +85,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def settings_for(config: pytest.Config) -> RunSettings:
+    """The run's settings; raises SettingsError on a setting that cannot be used, expectations included."""
     if _SETTINGS not in config.stash:
         config.stash[_SETTINGS] = resolve(
             lambda option: config.getoption(f"evermuse_{option.lstrip('-').replace('-', '_')}"),
@@ -82,7 +99,20 @@ def settings_for(config: pytest.Config) -> RunSettings:
                 "simulator_lifecycle": config.getoption("evermuse_simulator_lifecycle"),
             },
         )
-    return config.stash[_SETTINGS]
+    settings = config.stash[_SETTINGS]
+    if settings.drift_baseline and _BASELINE not in config.stash:
+        try:
+            config.stash[_BASELINE] = load_baseline(settings.drift_baseline)
+        except BaselineError as exc:
+            raise SettingsError(str(exc)) from None
+    if _EXPECTATIONS not in config.stash:
+        source = settings.sources.get("expectations", "--expectations")
+        try:
+            config.stash[_EXPECTATIONS] = (load_expectations(settings.expectations, source)
+                                           if settings.expectations else NONE)
+        except ExpectationsError as exc:
+            raise SettingsError(str(exc)) from None
+    return settings
 
 
 def active_run() -> EvermuseRun | None:
@@ -116,7 +146,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_report_collectionfinish(config: pytest.Config, start_path: Any, items: list[pytest.Item]) -> list[str]:
     if _SETTINGS not in config.stash or not any(item.get_closest_marker(SUITE_MARK) for item in items):
         return []
-    rows = settings_for(config).describe()
+    try:
+        rows = settings_for(config).describe()
+    except SettingsError:
+        return []  # pytest calls this even when collection ends in a usage error, which says it all
     width = max(len(name) for name, _ in rows)
     return ["evermuse-conformance settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
 
@@ -131,16 +164,17 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
             reporter.ensure_newline()
             reporter.write_line(f"evermuse: {redact(line)}")
 
-    run = EvermuseRun(settings_for(config), progress=progress)
+    run = EvermuseRun(settings_for(config), expectations=config.stash[_EXPECTATIONS], progress=progress)
     config.stash[_RUN] = run
     request.addfinalizer(run.stop)
     request.addfinalizer(st_checks.deactivate)
     run.start()
     st_checks.activate(run.context, lambda activity, exchange: run.recorder.record(activity, exchange, ()),
-                       raises=lambda rule: rule.is_must or run.settings.strict)
+                       raises=run.fails_tests)
     try:
         run.run_campaign()
     except CouldNotCheck as exc:
+        run.not_checked = str(exc)
         pytest.exit(f"evermuse: could not check the target: {exc}.", returncode=EXIT_NOT_CHECKED)
     run.share_for_property_tests(config.stash.get(_PROPERTY_ITEMS, []))
     return run
@@ -153,12 +187,22 @@ def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
     record_property("level", verdict.rule.level)
     record_property("outcome", verdict.outcome)
     record_property("violations", len(verdict.violations))
+    deviation = verdict.deviation
     if verdict.violations:
+        if deviation is not None and not deviation.expired(date.today()):
+            pytest.xfail(f"accepted deviation: {deviation.describe()}")
         text = verdict.report()
+        if deviation is not None:
+            text += f"\n\nThis deviation was accepted until {deviation.expires}; the acceptance has expired."
         if verdict.rule.is_must or run.settings.strict:
             pytest.fail(text, pytrace=False)
         warnings.warn(ShouldViolation(text), stacklevel=2)
-    elif not verdict.exercised:
+        return
+    if deviation is not None:
+        warnings.warn(NoLongerReproduced(f"{rule_id} is listed as a known deviation in "
+                                         f"{run.expectations.path} but held in this run: delete the entry"),
+                      stacklevel=2)
+    if not verdict.exercised:
         pytest.skip(f"{rule_id} was not exercised: {verdict.reason}")
 
 
@@ -206,6 +250,15 @@ def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], rep
         report.longrepr = redact(str(report.longrepr))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = session.config.stash.get(_RUN, None)
+    if run is None or not run.settings.drift_report:
+        return
+    run.finished = run.finished or time.time()
+    paths = write(run.drift_report(session.config.stash.get(_BASELINE, None)), Path(run.settings.drift_report))
+    run.written = [str(path) for path in paths]
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = config.stash.get(_RUN, None)
     if run is None:
@@ -224,3 +277,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}")
     if run.stopped:
         terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")
+    for path in run.written:
+        terminalreporter.write_line(f"drift report: {path}")

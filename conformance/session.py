@@ -5,10 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from conformance.catalogue import Rule, load_catalogue
+from conformance.drift import live as drift_live
+from conformance.drift import report
+from conformance.drift.fingerprints import violation_fingerprint
 from conformance.exchange import Context, Exchange, Keys, Request, Response
+from conformance.expectations import NONE, Deviation, Expectations
 from conformance.redact import register_secret
 from conformance.registry import Violation
 from conformance.render import render
@@ -28,11 +33,14 @@ class Verdict:
     violations: tuple[tuple[Observation, Violation], ...]
     exercised: bool
     reason: str
+    # The known deviation that covers this rule's violations, expired or not.
+    deviation: Deviation | None = None
 
     @property
     def outcome(self) -> str:
         if self.violations:
-            return "violated"
+            accepted = self.deviation is not None and not self.deviation.expired(date.today())
+            return "accepted" if accepted else "violated"
         return "held" if self.exercised else "not exercised"
 
     def report(self) -> str:
@@ -53,9 +61,13 @@ class Verdict:
 class EvermuseRun:
     """Starts the target when it is the embedded simulator, runs the campaign, and answers per rule."""
 
-    def __init__(self, settings: RunSettings, *, progress: Callable[[str], None] = lambda line: None):
+    def __init__(self, settings: RunSettings, *, expectations: Expectations = NONE,
+                 progress: Callable[[str], None] = lambda line: None):
         self.settings = settings
+        self.expectations = expectations
         self.progress = progress
+        self.not_checked: str | None = None
+        self.written: list[str] = []
         self.recorder = Recorder()
         self.budget = Budget(settings.max_requests)
         self.simulator: Any = None
@@ -109,15 +121,48 @@ class EvermuseRun:
         own = frozenset(self.campaign.own_batch_ids) if self.campaign else frozenset()
         return Context(keys=self.settings.keys, own_batch_ids=own)
 
+    def deviation_for(self, violation: Violation) -> Deviation | None:
+        return (self.expectations.for_rule(violation.rule.id)
+                or self.expectations.for_fingerprint(violation_fingerprint(violation)))
+
+    def fails_tests(self, violation: Violation) -> bool:
+        """Whether this violation fails a test: MUST (SHOULD with --strict), and no unexpired known deviation."""
+        deviation = self.deviation_for(violation)
+        accepted = deviation is not None and not deviation.expired(date.today())
+        return (violation.rule.is_must or self.settings.strict) and not accepted
+
     def verdict(self, rule_id: str) -> Verdict:
         rule = load_catalogue()[rule_id]
         violations = tuple(self.recorder.violations_of(rule_id))
+        deviation = self.expectations.for_rule(rule_id)
+        if deviation is None and violations:
+            covering = [self.deviation_for(v) for _, v in violations]
+            deviation = covering[0] if all(covering) else None
         exercised = rule_id in self.recorder.exercised
         reason = self.recorder.not_exercised.get(rule_id, "")
         if not exercised and not reason:
             stopped = self.campaign.stopped if self.campaign else None
             reason = f"the run stopped early: {stopped}" if stopped else "no activity of this run exercises it"
-        return Verdict(rule, violations, exercised, reason)
+        return Verdict(rule, violations, exercised, reason, deviation)
+
+    def drift_report(self, baseline: dict[str, Any] | None) -> dict[str, Any]:
+        verdicts = [self.verdict(rule.id) for rule in load_catalogue()]
+        outcomes = {outcome: sum(v.outcome == outcome for v in verdicts)
+                    for outcome in ("held", "violated", "accepted", "not exercised")}
+        observations = self.recorder.observations
+        status = "not checked" if self.not_checked else "checked"
+        live = report.live_part(status, self.not_checked or self.stopped or "", observations, outcomes,
+                                self.expectations)
+        violated = {f["rule"] for f in live["findings"]}
+        target = self.settings.base_url or "embedded reference simulator"
+        origin = report.provenance(target=target, started=self.started, finished=self.finished or time.time(),
+                                   seed=self.settings.seed, requests=self.budget.used,
+                                   server_version=drift_live.version_header(observations),
+                                   published_source=self.settings.published_spec)
+        return report.build(provenance=origin, live=live,
+                            published=report.published_part(self.settings.published_spec, violated),
+                            expectations=self.expectations, baseline=baseline,
+                            baseline_source=self.settings.drift_baseline)
 
     @property
     def stopped(self) -> str | None:

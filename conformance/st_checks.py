@@ -43,8 +43,8 @@ class RuleViolated(Failure):
 
 
 def activate(context: Callable[[], Context], record: Callable[[str, Exchange], None],
-             raises: Callable[[Rule], bool]) -> None:
-    """Point the checks at a run: where context comes from, where exchanges go, which rules fail a test."""
+             raises: Callable[[Violation], bool]) -> None:
+    """Point the checks at a run: where context comes from, where exchanges go, which violations fail a test."""
     _active.update(context=context, record=record, raises=raises)
 
 
@@ -75,7 +75,7 @@ def _rule_check(rule: Rule) -> Callable[..., None]:
         if not _active:
             return
         for violation in _violations(response, case):
-            if violation.rule.id == rule.id and _active["raises"](rule):
+            if violation.rule.id == rule.id and _active["raises"](violation):
                 raise RuleViolated(operation=case.operation.label, violation=violation)
 
     rule_holds.__name__ = rule.id
