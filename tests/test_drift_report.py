@@ -124,4 +124,5 @@ def test_drift_command_refuses_a_bad_baseline_with_a_sentence(tmp_path: Path) ->
     done = subprocess.run([sys.executable, "-m", "conformance.drift", "--published-spec", "x.yaml", "--out",
                            str(tmp_path), "--baseline", str(bad)], capture_output=True, text=True)
     assert done.returncode == 2
-    assert done.stderr.strip().endswith("is not JSON (Expecting property name enclosed in double quotes); fix --baseline.")
+    assert done.stderr.strip().endswith(
+        "is not JSON (Expecting property name enclosed in double quotes); fix --baseline.")

@@ -42,7 +42,7 @@ def test_drift_report_names_the_fault_and_goes_from_new_to_resolved(tmp_path: Pa
     jsonschema.Draft202012Validator(SCHEMA).validate(after)
     assert finding["fingerprint"] in {r["fingerprint"] for r in after["trend"]["resolved"]}
     assert all(change["state"] == "persisting" for change in after["published"]["changes"])
-    assert f"RESOLVED EM-SENT-007" in (second / "drift.md").read_text()
+    assert "RESOLVED EM-SENT-007" in (second / "drift.md").read_text()
 
 
 def test_drift_report_with_two_faults_holds_no_key(tmp_path: Path) -> None:
