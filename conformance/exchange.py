@@ -67,9 +67,9 @@ class Request:
         if self.body is None:
             return None
         if self.content_type == NDJSON:
-            lines = [line for line in self.body.split(b"\n") if line.strip()]
-            return [parse_json(line).value if parse_json(line).ok else line.decode("utf-8", "replace")
-                    for line in lines]
+            parsed = [parse_json(line) for line in self.body.split(b"\n") if line.strip()]
+            # A line that is not JSON is still a record sent, one the API must reject.
+            return [line.value if line.ok else None for line in parsed]
         parsed = parse_json(self.body)
         if not parsed.ok:
             return None
