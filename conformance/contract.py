@@ -100,13 +100,18 @@ def inline_refs(node: Any, resolver: referencing.Resolver, trail: tuple[str, ...
     return {key: inline_refs(value, resolver, trail) for key, value in node.items()}
 
 
+def resolver_for(document: dict[str, Any], base_uri: str) -> referencing.Resolver:
+    """A resolver of the document's own JSON pointers, as local $refs use them."""
+    resource = DRAFT202012.create_resource(document)
+    return referencing.Registry().with_resource(base_uri, resource).resolver(base_uri=base_uri)
+
+
 class Contract:
     def __init__(self, document: dict[str, Any], path: Path, raw: bytes):
         self.document = document
         self.path = path
         self.sha256 = hashlib.sha256(raw).hexdigest()
-        resource = DRAFT202012.create_resource(document)
-        self._resolver = referencing.Registry().with_resource(_BASE_URI, resource).resolver(base_uri=_BASE_URI)
+        self._resolver = resolver_for(document, _BASE_URI)
         self.resolved: dict[str, Any] = inline_refs(document, self._resolver)
 
     def pointer(self, pointer: str) -> Any:

@@ -12,9 +12,8 @@ import jsonschema
 import referencing
 import yaml
 from openapi_spec_validator import validate as validate_openapi
-from referencing.jsonschema import DRAFT202012
 
-from conformance.contract import ContractError, inline_refs, load_yaml
+from conformance.contract import ContractError, inline_refs, load_yaml, resolver_for
 from conformance.drift.fingerprints import fingerprint
 from conformance.drift.specdiff import OPERATIONS
 
@@ -64,9 +63,8 @@ def load_published(source: str, *, timeout: float = 15.0) -> Published:
         raise PublishedUnavailable(f"{source} is not YAML or JSON: {str(exc).splitlines()[0]}") from None
     if not isinstance(document, dict) or "paths" not in document:
         raise PublishedUnavailable(f"{source} is not an OpenAPI document")
-    resolver = referencing.Registry().with_resource(_BASE, DRAFT202012.create_resource(document)).resolver(_BASE)
     try:
-        resolved = inline_refs(document, resolver)
+        resolved = inline_refs(document, resolver_for(document, _BASE))
     except (ContractError, referencing.exceptions.Unresolvable) as exc:
         raise PublishedUnavailable(f"{source} has references that cannot be resolved: {exc}") from None
     return Published(source, document, resolved)
