@@ -26,7 +26,7 @@ SCHEMA = json.loads(report.SCHEMA_FILE.read_text())
 PROVENANCE = {"suite_version": "0.1.0", "contract_sha256": "0" * 64, "target": "https://staging.example.com",
               "started_at": "2026-11-28T03:17:00Z", "finished_at": "2026-11-28T03:21:40Z", "seed": 42,
               "requests": 371, "server_version": "x-api-version: 1.4.2",
-              "published_spec": str(GOLDEN / "published-small.yaml")}
+              "published_spec": "tests/golden/published-small.yaml"}
 CASES = ("counts of a batch status", "a negative acceptedCount"), ("an error answer", "a problem+json shape")
 
 
@@ -43,6 +43,7 @@ def sample(baseline: dict[str, Any] | None = None) -> dict[str, Any]:
     live = report.live_part("checked", "", recorded().observations, {"held": 66, "violated": 2, "not exercised": 1},
                             NONE)
     published = report.published_part(str(GOLDEN / "published-small.yaml"), {f["rule"] for f in live["findings"]})
+    published["source"] = PROVENANCE["published_spec"]  # where the checkout lies is no part of the rendering
     return report.build(provenance=dict(PROVENANCE), live=live, published=published, baseline=baseline,
                         baseline_source="baseline/drift.json" if baseline else None)
 
