@@ -140,3 +140,10 @@ def test_read_only_mode_checks_the_named_batches(tmp_path: Path) -> None:
         reads = [path for method, path in server.simulator.requests if path.endswith(answer["batchId"])]
     assert run.returncode == EXIT_OK, run.output[-3000:]
     assert len(reads) >= 3
+
+
+def test_rate_limited_target_is_waited_out_and_passes(tmp_path: Path) -> None:
+    with simulator(rate_limit=20) as server:
+        run = run_suite(tmp_path, "--base-url", server.base_url, "--max-requests", "150", *FAST, env=KEYS)
+    assert run.returncode == EXIT_OK, run.output[-3000:]
+    assert run.cases["test_rule_holds[EM-RATE-001]"].outcome == "passed"

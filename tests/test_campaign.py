@@ -1,0 +1,29 @@
+"""The campaign in-process: a long wait says what it waits for, and a finished batch is read twice more."""
+
+from __future__ import annotations
+
+from conformance.run.settings import resolve
+from conformance.session import EvermuseRun
+from conformance.simulator import SimulatorServer, make_settings
+
+KEY = "em_sk_campaign_write"
+
+
+def test_long_wait_reports_which_batch_which_status_and_how_long() -> None:
+    lines: list[str] = []
+    with SimulatorServer(make_settings(write_key=KEY, lifecycle_seconds=7)) as server:
+        env = {"EVERMUSE_BASE_URL": server.base_url, "EVERMUSE_API_KEY": KEY}
+        run = EvermuseRun(resolve(lambda option: None, lambda name: None, env), progress=lines.append)
+        run.start()
+        try:
+            run.run_campaign()
+        finally:
+            run.stop()
+    assert lines, "no progress line during a wait of about seven seconds"
+    assert lines[0].startswith("waiting ")
+    assert " s of 10 s for: " in lines[0]
+    assert any(name in lines[0] for name in ("all-valid", "mixed", "attachments"))
+    assert "PROCESSING" in lines[0]
+    seeded = run.campaign.seeded
+    assert all(s.ended == "terminal" for s in seeded)
+    assert all(len(s.reads) >= 4 for s in seeded)
