@@ -158,12 +158,6 @@ class Contract:
                 return op
         raise LookupError(f"{method.upper()} {template} is not in the contract")
 
-    def operation_by_id(self, operation_id: str) -> Operation:
-        for op in self.operations:
-            if op.operation_id == operation_id:
-                return op
-        raise LookupError(f"no operation {operation_id} in the contract")
-
     def documented_statuses(self, op: Operation) -> set[int]:
         return {int(code) for code in op.responses if code.isdigit()}
 

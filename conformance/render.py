@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable
 
 from conformance.exchange import Exchange, Request
 from conformance.locations import CONTRACT_FILE
@@ -52,7 +51,3 @@ def render(violation: Violation, *, curl: bool = True) -> str:
     if violation.exchange is not None and curl:
         lines.append(f"  Reproduce with: {curl_line(violation.exchange.request)}")
     return redact("\n".join(lines))
-
-
-def render_all(violations: Iterable[Violation]) -> str:
-    return "\n\n".join(render(v) for v in violations)

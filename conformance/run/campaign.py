@@ -54,7 +54,8 @@ def status_path(batch_id: str) -> str:
 def has_ended(body: Any) -> bool:
     if not isinstance(body, dict) or body.get("status") not in TERMINAL:
         return False
-    return body.get("attachmentDownloadStatus", "COMPLETE") in FINAL_DOWNLOADS or "attachmentDownloadStatus" not in body
+    # A batch without attachments has no download status to wait for.
+    return body.get("attachmentDownloadStatus", "COMPLETE") in FINAL_DOWNLOADS
 
 
 class Campaign:
