@@ -182,6 +182,11 @@ class Exchange:
     context: Context = field(default_factory=Context)
 
     @property
+    def by_write_key(self) -> bool:
+        """Sent with the run's write key, or with keys the suite does not know (then assumed to be it)."""
+        return self.key_role in (None, "write")
+
+    @property
     def key_role(self) -> str | None:
         """Which of the run's keys the request carried, or None when the keys are unknown."""
         if self.context.keys is None:

@@ -68,7 +68,7 @@ def list_shows_own_workspace_only(ex: Exchange) -> Iterator[Finding]:
 
 @rule_check("EM-ID-001", on="exchange")
 def unknown_batch_is_404(ex: Exchange) -> Iterator[Finding]:
-    if ex.context.probe == "unknown-id" and is_operation(ex, STATUS_OP) and ex.key_role in (None, "write"):
+    if ex.context.probe == "unknown-id" and is_operation(ex, STATUS_OP) and ex.by_write_key:
         yield from _status_is(ex, 404, "no batch has this id")
 
 

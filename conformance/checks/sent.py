@@ -71,13 +71,9 @@ def ingest_request_kind(ex: Exchange) -> str:
     return "batch" if isinstance(value, list) and 1 <= len(value) <= MAX_RECORDS else "not-a-batch"
 
 
-def _writes(ex: Exchange) -> bool:
-    return ex.key_role in (None, "write")
-
-
 def _judged_as(ex: Exchange, kind: str) -> bool:
     """An ingest with the write key whose body is of this kind."""
-    return is_operation(ex, INGEST_OP) and _writes(ex) and ingest_request_kind(ex) == kind
+    return is_operation(ex, INGEST_OP) and ex.by_write_key and ingest_request_kind(ex) == kind
 
 
 @rule_check("EM-SENT-001", on="exchange")
@@ -232,7 +228,7 @@ def finished_downloads_match_addresses(ex: Exchange) -> Iterator[Finding]:
 
 @rule_check("EM-INGEST-002", on="exchange")
 def created_batch_is_readable(ex: Exchange) -> Iterator[Finding]:
-    if ex.context.sent is None or not is_operation(ex, STATUS_OP) or not _writes(ex):
+    if ex.context.sent is None or not is_operation(ex, STATUS_OP) or not ex.by_write_key:
         return
     if ex.response.status not in (200, 429):
         yield Finding("status", "200: the batch exists since its 202 answer", str(ex.response.status))

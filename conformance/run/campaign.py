@@ -51,6 +51,11 @@ def status_path(batch_id: str) -> str:
     return f"{BATCHES}/{batch_id}"
 
 
+def terminal_or_none(answer: Exchange) -> str | None:
+    """Whether this read shows the batch at its end; the read is judged knowing it."""
+    return "terminal" if answer.response.status == 200 and has_ended(answer.response.json) else None
+
+
 def has_ended(body: Any) -> bool:
     if not isinstance(body, dict) or body.get("status") not in TERMINAL:
         return False
@@ -179,11 +184,20 @@ class Campaign:
             rules.add("EM-STATUS-002")
         return frozenset(rules)
 
-    def read(self, seeded: Seeded, rules: Iterable[str], *, ended: str | None) -> Exchange:
-        context = self.context(sent=seeded.sent, earlier=tuple(seeded.reads), ended=ended)
+    def read(self, seeded: Seeded, rules: Iterable[str], *,
+             ended: str | Callable[[Exchange], str | None] | None) -> Exchange:
+        """One read of a seeded batch; ended may be decided from the answer itself."""
+
+        def judged(answer: Exchange) -> Context:
+            end = ended(answer) if callable(ended) else ended
+            return self.context(sent=seeded.sent, earlier=tuple(seeded.reads), ended=end)
+
         answer = self.send(f"read {seeded.scenario.name} #{len(seeded.reads) + 1}", rules, "GET",
-                           status_path(seeded.batch_id), context=context)
-        self._remember(seeded, answer)
+                           status_path(seeded.batch_id), context=judged)
+        body = answer.response.json
+        if answer.response.status == 200 and isinstance(body, dict):
+            seeded.reads.append(body)
+            seeded.last_status = str(body.get("status"))
         return answer
 
     def walk_list(self) -> None:
@@ -254,7 +268,8 @@ class Campaign:
                     seeded.ended = "timeout"
                     pending.remove(seeded)
                     continue
-                self.read_deciding_end(seeded, rules)
+                answer = self.read(seeded, rules, ended=terminal_or_none)
+                seeded.ended = answer.context.ended
                 if seeded.ended:
                     pending.remove(seeded)
                     for _ in range(READS_AFTER_END):
@@ -267,22 +282,3 @@ class Campaign:
             if pending:
                 time.sleep(interval)
                 interval = min(interval * 1.5, cap)
-
-    def read_deciding_end(self, seeded: Seeded, rules: Iterable[str]) -> None:
-        """A read whose answer decides whether the batch has ended, judged with that knowledge."""
-
-        def judged(answer: Exchange) -> Context:
-            ended = "terminal" if answer.response.status == 200 and has_ended(answer.response.json) else None
-            return self.context(sent=seeded.sent, earlier=tuple(seeded.reads), ended=ended)
-
-        answer = self.send(f"read {seeded.scenario.name} #{len(seeded.reads) + 1}", rules, "GET",
-                           status_path(seeded.batch_id), context=judged)
-        self._remember(seeded, answer)
-        seeded.ended = answer.context.ended
-
-    @staticmethod
-    def _remember(seeded: Seeded, answer: Exchange) -> None:
-        body = answer.response.json
-        if answer.response.status == 200 and isinstance(body, dict):
-            seeded.reads.append(body)
-            seeded.last_status = str(body.get("status"))
