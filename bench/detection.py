@@ -1,11 +1,16 @@
-"""How many simulator faults each tool catches, and what it reports against a correct simulator.
+"""How many simulator faults each tool catches, and how often it cries wolf at a conforming server.
 
 Tools: this suite (`pytest conformance --simulator-fault F`), plain `st run --checks all` with this
 project's contract, and plain `st run --checks all` with the published document when ../shared holds it.
-A tool catches a fault when it reports a failure it does not report against the correct simulator: for
-this suite a failing test, for st run a (check code, operation) pair from its JSON report. So a tool
-that raises false alarms on a correct server is credited only with what it adds to them. SHOULD-level
-faults are given --strict in this suite, since without it they are reported but do not fail the run.
+
+Caught: a tool catches a fault when it reports a failure it does not report against the correct
+simulator (default choices, three runs): for this suite a failing test, for st run a (check code,
+operation) pair from its JSON report. So a tool that raises false alarms on a correct server is credited
+only with what it adds to them. SHOULD-level faults are given --strict in this suite, since without it
+they are reported but do not fail the run.
+
+False alarms: the conforming variants (the simulator with its default choices, and with each other
+alternative of every latitude in openapi/latitudes.yaml) on which the tool reports any failure at all.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from conformance.catalogue import load_catalogue  # noqa: E402
+from conformance.latitudes import load_latitudes  # noqa: E402
 from conformance.simulator import FAULTS  # noqa: E402
 
 KEY = "em_sk_detect_write"
@@ -39,20 +45,27 @@ Signature = frozenset[str]
 CLEAN_RUNS = 3
 
 
-def suite(fault: str | None) -> Signature:
-    extra = [] if fault is None else ["--simulator-fault", fault]
-    if fault is not None and not load_catalogue()[FAULTS[fault].rule].is_must:
+# A variant of the simulator: ("fault", name), ("choice", "name=value"), or ("clean", "").
+Variant = tuple[str, str]
+CLEAN: Variant = ("clean", "")
+
+
+def suite(variant: Variant) -> Signature:
+    kind, name = variant
+    extra = {"fault": ["--simulator-fault", name], "choice": ["--simulator-choice", name], "clean": []}[kind]
+    if kind == "fault" and not load_catalogue()[FAULTS[name].rule].is_must:
         extra.append("--strict")
     command = [sys.executable, "-m", "pytest", "conformance", "-q", "-rf", "-p", "no:cacheprovider",
-               "--lifecycle-timeout", "4", "--request-timeout", "2", *extra]
+               "--lifecycle-timeout", "4", "--request-timeout", "2", "--simulator-lifecycle", "2", *extra]
     out = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True).stdout
     return frozenset(re.findall(r"^FAILED (\S+)", out, flags=re.MULTILINE))
 
 
-def st_run(spec: Path, fault: str | None, examples: int) -> Signature:
+def st_run(spec: Path, variant: Variant, examples: int) -> Signature:
     command = [sys.executable, "-m", "conformance.simulator", "--port", "0", "--api-key", KEY]
-    simulator = subprocess.Popen(command + ([] if fault is None else ["--fault", fault]), stdout=subprocess.PIPE,
-                                 text=True, env=ENV, cwd=ROOT)
+    kind, name = variant
+    extra = {"fault": ["--fault", name], "choice": ["--choice", name], "clean": []}[kind]
+    simulator = subprocess.Popen(command + extra, stdout=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
     try:
         url = simulator.stdout.readline().split(" on ")[1].strip()  # type: ignore[union-attr]
         st = str(Path(sys.executable).with_name("st"))
@@ -76,35 +89,45 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=30, help="st run --max-examples (default 30)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--fault", action="append", help="only these faults (default: all)")
+    parser.add_argument("--no-latitudes", action="store_true", help="leave out the false-alarm sweep")
     args = parser.parse_args()
-    faults = args.fault or sorted(FAULTS)
+    faults = [("fault", name) for name in (args.fault or sorted(FAULTS))]
+    choices = [] if args.no_latitudes else [("choice", f"{latitude.name}={value}")
+                                            for latitude in load_latitudes().values() for value in latitude.values[1:]]
     tools = {"this suite": suite,
-             f"st run, contract, {args.examples} ex.": lambda f: st_run(CONTRACT, f, args.examples)}
+             f"st run, contract, {args.examples} ex.": lambda v: st_run(CONTRACT, v, args.examples)}
     if PUBLISHED.exists():
-        tools[f"st run, published, {args.examples} ex."] = lambda f: st_run(PUBLISHED, f, args.examples)
+        tools[f"st run, published, {args.examples} ex."] = lambda v: st_run(PUBLISHED, v, args.examples)
     started = time.perf_counter()
-    jobs = [(name, fault) for name in tools for fault in [*([None] * CLEAN_RUNS), *faults]]
-    results: dict[tuple[str, str | None], Signature] = {}
+    variants: list[Variant] = [*([CLEAN] * CLEAN_RUNS), *faults, *choices]
+    results: dict[tuple[str, Variant], Signature] = {}
     with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
-        futures = [(key, pool.submit(tools[key[0]], key[1])) for key in jobs]
+        futures = [((name, variant), pool.submit(tools[name], variant)) for name in tools for variant in variants]
         for key, future in futures:
             # Whatever any clean run reports against the correct server counts as that tool's noise.
             results[key] = results.get(key, frozenset()) | future.result()
 
-    def caught(name: str, fault: str) -> bool:
-        return bool(results[(name, fault)] - results[(name, None)])
+    def caught(name: str, fault: Variant) -> bool:
+        return bool(results[(name, fault)] - results[(name, CLEAN)])
 
-    print(f"{'fault':36} {'rule':14} " + " ".join(f"{name:>28}" for name in tools))
-    clean = " ".join(f"{f'{len(results[(name, None)])} failures':>28}" for name in tools)
-    print(f"{f'(none: {CLEAN_RUNS} runs, correct server)':36} {'':14} {clean}")
+    conforming = [CLEAN, *choices]
+    width = 28
+    print(f"{'variant':46} " + " ".join(f"{name:>{width}}" for name in tools))
+    print(f"{f'(none: {CLEAN_RUNS} runs, correct server)':46} "
+          + " ".join(f"{f'{len(results[(name, CLEAN)])} failures':>{width}}" for name in tools))
     for fault in faults:
-        cells = " ".join(f"{'caught' if caught(name, fault) else 'missed':>28}" for name in tools)
-        print(f"{fault:36} {FAULTS[fault].rule:14} {cells}")
-    print(f"{'caught':51} " + " ".join(
-        f"{sum(caught(name, f) for f in faults):>21} of {len(faults):<3}" for name in tools))
+        cells = " ".join(f"{'caught' if caught(name, fault) else 'missed':>{width}}" for name in tools)
+        print(f"{fault[1] + ' (' + FAULTS[fault[1]].rule + ')':46} {cells}")
+    for choice in choices:
+        cells = " ".join(f"{'FALSE ALARM' if results[(name, choice)] else 'clean':>{width}}" for name in tools)
+        print(f"{choice[1]:46} {cells}")
+    print(f"{'faults caught':46} " + " ".join(
+        f"{f'{sum(caught(name, f) for f in faults)} of {len(faults)}':>{width}}" for name in tools))
+    print(f"{'false alarms, conforming variants':46} " + " ".join(
+        f"{f'{sum(bool(results[(name, v)]) for v in conforming)} of {len(conforming)}':>{width}}" for name in tools))
     for name in tools:
-        if results[(name, None)]:
-            print(f"{name} against a correct server: {', '.join(sorted(results[(name, None)]))}")
+        if results[(name, CLEAN)]:
+            print(f"{name} against a correct server: {', '.join(sorted(results[(name, CLEAN)]))}")
     print(f"command: python bench/detection.py --examples {args.examples} --workers {args.workers}"
           f"   ({time.perf_counter() - started:.0f} s)")
 

@@ -1,12 +1,13 @@
-"""The rule catalogue (openapi/rules.yaml): every rule the suite enforces, declared once."""
+"""The rule catalogue (openapi/rules.yaml): every rule the suite enforces, declared once, with its ground."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -21,12 +22,27 @@ class CatalogueError(Exception):
 
 
 @dataclass(frozen=True)
+class Basis:
+    """One sentence a rule rests on: the docs page it is on, and the reference text it is quoted from."""
+
+    page: str
+    url: str
+    text: str | None
+    quote: str
+
+    @property
+    def from_docs(self) -> bool:
+        return self.text is not None
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     level: str
     sentence: str
-    source: str
+    judges: str
     spec: str
+    basis: tuple[Basis, ...]
     note: str = ""
 
     @property
@@ -40,6 +56,11 @@ class Rule:
     @property
     def is_must(self) -> bool:
         return self.level == "MUST"
+
+    @property
+    def source(self) -> str:
+        """The docs page a reader opens first: the page of the rule's first basis."""
+        return self.basis[0].url
 
 
 class Catalogue:
@@ -67,6 +88,17 @@ class Catalogue:
         return list(self._rules)
 
 
+def _basis(entry: Any, rule_id: str, pages: Mapping[str, str], texts: Mapping[str, str], path: Path) -> Basis:
+    if not isinstance(entry, dict) or not entry.get("quote"):
+        raise CatalogueError(f"{path}: {rule_id} has a basis without a quote")
+    page, text = entry.get("page"), entry.get("in")
+    if page not in pages:
+        raise CatalogueError(f"{path}: {rule_id} cites page {page!r}, which the catalogue's pages lack")
+    if text is not None and text not in texts:
+        raise CatalogueError(f"{path}: {rule_id} quotes from {text!r}, which the catalogue's texts lack")
+    return Basis(page, pages[page], texts[text] if text else None, " ".join(str(entry["quote"]).split()))
+
+
 def parse_catalogue(text: str, path: Path) -> Catalogue:
     try:
         data = yaml.safe_load(text)
@@ -74,6 +106,7 @@ def parse_catalogue(text: str, path: Path) -> Catalogue:
         raise CatalogueError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise CatalogueError(f"{path} has no list of rules under the key 'rules'")
+    pages, texts = data.get("pages") or {}, data.get("texts") or {}
     rules: list[Rule] = []
     seen: set[str] = set()
     for position, entry in enumerate(data["rules"]):
@@ -87,16 +120,21 @@ def parse_catalogue(text: str, path: Path) -> Catalogue:
         seen.add(rule_id)
         if entry.get("level") not in LEVELS:
             raise CatalogueError(f"{path}: {rule_id} has level {entry.get('level')!r}, not MUST or SHOULD")
-        missing = [field for field in ("sentence", "source", "spec") if not entry.get(field)]
+        missing = [field for field in ("sentence", "judges", "spec", "basis") if not entry.get(field)]
         if missing:
             raise CatalogueError(f"{path}: {rule_id} lacks {', '.join(missing)}")
+        basis = tuple(_basis(item, rule_id, pages, texts, path) for item in entry["basis"])
+        if entry["level"] == "MUST" and not any(b.from_docs for b in basis):
+            raise CatalogueError(f"{path}: {rule_id} is a MUST without a sentence of the docs in its basis; "
+                                 f"quote one, or make it a SHOULD")
         rules.append(
             Rule(
                 id=rule_id,
                 level=entry["level"],
                 sentence=" ".join(str(entry["sentence"]).split()),
-                source=entry["source"],
+                judges=" ".join(str(entry["judges"]).split()),
                 spec=entry["spec"],
+                basis=basis,
                 note=" ".join(str(entry.get("note", "")).split()),
             )
         )
@@ -110,7 +148,3 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> Catalogue:
     except OSError as exc:
         raise CatalogueError(f"cannot read the rule catalogue {path}: {exc.strerror}") from None
     return parse_catalogue(text, path)
-
-
-def rule(rule_id: str) -> Rule:
-    return load_catalogue()[rule_id]

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 NDJSON = "application/x-ndjson"
+JSON = "application/json"
+
+
+def json_pointer(parts: Iterable[Any]) -> str:
+    """An RFC 6901 pointer to a place in a JSON document: ~ and / in a name are escaped."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def is_json_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _lookup(headers: Mapping[str, str], name: str) -> str | None:
@@ -28,15 +39,38 @@ class Parsed:
     error: str = ""
 
 
+class _NotJson(ValueError):
+    """What Python's json module reads but RFC 8259 does not allow."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _NotJson(f"the name {key!r} appears twice in one object")
+        seen.add(key)
+    return dict(pairs)
+
+
 def parse_json(data: bytes) -> Parsed:
+    """One JSON document as RFC 8259 has it: no NaN or Infinity, no name twice in an object, UTF-8."""
     if not data.strip():
         return Parsed(False, error="the body is empty")
     try:
-        return Parsed(True, json.loads(data))
+        return Parsed(True, json.loads(data, parse_constant=_reject_constant,
+                                       object_pairs_hook=_object_without_repeats))
     except UnicodeDecodeError as exc:
         return Parsed(False, error=f"the body is not UTF-8 text ({exc.reason} at byte {exc.start})")
     except json.JSONDecodeError as exc:
         return Parsed(False, error=f"{exc.msg} at line {exc.lineno}, column {exc.colno}")
+    except _NotJson as exc:
+        return Parsed(False, error=str(exc))
+    except RecursionError:
+        return Parsed(False, error="the body nests arrays or objects too deeply to read")
 
 
 @dataclass(frozen=True)
@@ -102,6 +136,16 @@ class Response:
         return self.parsed.value if self.parsed.ok else None
 
 
+class KeyRole(StrEnum):
+    """Which key a request carried, as far as the run can tell."""
+
+    WRITE = "write"
+    READ = "read"
+    OTHER = "other"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class Keys:
     """The keys of the run: a write key and, optionally, a read-only key and another workspace's key."""
@@ -110,21 +154,41 @@ class Keys:
     read: str | None = None
     other: str | None = None
 
-    def role_of(self, presented: str | None) -> str:
+    def of(self, role: KeyRole) -> str | None:
+        return {KeyRole.WRITE: self.write, KeyRole.READ: self.read, KeyRole.OTHER: self.other}.get(role)
+
+    def role_of(self, presented: str | None) -> KeyRole:
         if presented is None:
-            return "missing"
-        for role in ("write", "read", "other"):
-            if getattr(self, role) and presented == getattr(self, role):
+            return KeyRole.MISSING
+        for role in (KeyRole.WRITE, KeyRole.READ, KeyRole.OTHER):
+            if self.of(role) and presented == self.of(role):
                 return role
-        return "unknown"
+        return KeyRole.UNKNOWN
 
     @property
     def secrets(self) -> list[str]:
         return [key for key in (self.write, self.read, self.other) if key]
 
 
+class Intent(StrEnum):
+    """What the run meant by a request, where the request alone cannot show it."""
+
+    VALID_REQUEST = "valid request"  # served with the right key: only the key decides its answer
+    UNKNOWN_ID = "unknown id"  # an id shaped like the API's own that names no batch
+
+
+class SeriesEnd(StrEnum):
+    """Why the last read of a series is the last: what the rules over a whole series may conclude."""
+
+    TERMINAL = "terminal"  # the batch ended and its downloads are final
+    TIMEOUT = "timeout"  # the lifecycle timeout passed first
+    LAST_PAGE = "last-page"  # the list walk reached a page without nextCursor
+    PASSED = "passed"  # the list walk passed every batch older than the run's own
+    PAGE_CAP = "page-cap"  # the list walk stopped at its page limit, undecided
+
+
 @dataclass(frozen=True)
-class Sent:
+class SentBatch:
     """What the suite sent to create a batch, and the 202 answer it got."""
 
     records: tuple[Any, ...]
@@ -141,7 +205,8 @@ class Sent:
 
     @property
     def record_type(self) -> str | None:
-        for record in self.records:
+        """The _type of the accepted records, or of the records sent when the run cannot tell which are valid."""
+        for record in self.accepted_records if self.invalid_positions is not None else self.records:
             if isinstance(record, dict) and isinstance(record.get("_type"), str):
                 return record["_type"]
         return None
@@ -162,17 +227,20 @@ class Sent:
 @dataclass(frozen=True)
 class Context:
     keys: Keys | None = None
-    sent: Sent | None = None
+    sent: SentBatch | None = None
     # Earlier answers in the same series: reads of the same batch, or pages of the same list walk.
     earlier: tuple[Any, ...] = ()
-    # Set on the last read of a series: "terminal", "timeout", "last-page" or "page-cap".
-    ended: str | None = None
+    # Set on the last read of a series.
+    ended: SeriesEnd | None = None
     own_batch_ids: frozenset[str] = frozenset()
     expect_listed: frozenset[str] = frozenset()
+    # Whether the list read the same before and after the walk: only then is a repeat the cursor's fault.
+    quiet: bool | None = None
     # The original 202 answer, when the request repeats an Idempotency-Key.
     replay_of: Mapping[str, Any] | None = None
-    # What the suite meant by the request, for probes whose intent the request cannot show.
-    probe: str | None = None
+    intent: Intent | None = None
+    # The documented operation (and media type) this request is a valid use of, when the run knows it is.
+    valid_for: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,14 +252,22 @@ class Exchange:
     @property
     def by_write_key(self) -> bool:
         """Sent with the run's write key, or with keys the suite does not know (then assumed to be it)."""
-        return self.key_role in (None, "write")
+        return self.key_role in (None, KeyRole.WRITE)
 
     @property
-    def key_role(self) -> str | None:
+    def key_role(self) -> KeyRole | None:
         """Which of the run's keys the request carried, or None when the keys are unknown."""
         if self.context.keys is None:
             return None
         return self.context.keys.role_of(self.request.header("x-api-key"))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One exchange the run saw, and what the run was doing."""
+
+    activity: str
+    exchange: Exchange
 
 
 def path_batch_id(raw_segment: str | None) -> str | None:

@@ -11,7 +11,9 @@ import jsonschema
 import yaml
 
 from conformance.contract import load_yaml
+from conformance.fingerprints import violation_fingerprint
 from conformance.locations import FIXTURES_DIR
+from conformance.registry import Violation
 
 EXPECTATIONS_DIR = FIXTURES_DIR / "expectations"
 SCHEMA_FILE = EXPECTATIONS_DIR / "expectations.schema.json"
@@ -29,10 +31,6 @@ class Deviation:
     expires: dt.date
     rule: str | None = None
     fingerprint: str | None = None
-
-    @property
-    def key(self) -> str:
-        return self.rule or self.fingerprint or ""
 
     def expired(self, today: dt.date) -> bool:
         return self.expires < today
@@ -52,6 +50,10 @@ class Expectations:
 
     def for_fingerprint(self, fingerprint: str) -> Deviation | None:
         return next((d for d in self.deviations if d.fingerprint == fingerprint), None)
+
+    def covering(self, violation: Violation) -> Deviation | None:
+        """The deviation that accepts this violation: one listed for its rule, else for its fingerprint."""
+        return self.for_rule(violation.rule.id) or self.for_fingerprint(violation_fingerprint(violation))
 
 
 NONE = Expectations(target="", path=None, deviations=())

@@ -19,3 +19,4 @@ CONTRACT_DIR = _first_existing(_PACKAGE / "_data" / "openapi", _PACKAGE.parent /
 FIXTURES_DIR = _first_existing(_PACKAGE / "_data" / "fixtures", _PACKAGE.parent / "fixtures")
 CONTRACT_FILE = CONTRACT_DIR / "evermuse-ingest-v1.yaml"
 CATALOGUE_FILE = CONTRACT_DIR / "rules.yaml"
+LATITUDES_FILE = CONTRACT_DIR / "latitudes.yaml"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +12,12 @@ import pytest
 from schemathesis.core.failures import Failure, FailureGroup
 
 from conformance import st_checks
-from conformance.catalogue import load_catalogue
 from conformance.drift.report import BaselineError, load_baseline, write
 from conformance.expectations import NONE, Expectations, ExpectationsError, load_expectations
 from conformance.redact import RedactingLogRecords, redact
 from conformance.run.settings import SETTINGS, RunSettings, SettingsError, resolve
-from conformance.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun
+from conformance.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun, failure_text
+from conformance.verdicts import Outcome, count
 
 SUITE_MARK = "evermuse"
 _SETTINGS = pytest.StashKey[RunSettings]()
@@ -67,6 +66,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a batch to check in --read-only mode (repeatable)")
     group.addoption("--simulator-fault", action="append", default=[], dest="evermuse_faults", metavar="NAME",
                     help="self-test device: switch a fault on in the embedded simulator (repeatable)")
+    group.addoption("--simulator-choice", action="append", default=[], dest="evermuse_choices",
+                    metavar="NAME=VALUE",
+                    help="self-test device: make the embedded simulator take another choice the docs leave open "
+                         "(repeatable; python -m conformance.simulator --list-choices)")
     group.addoption("--simulator-lifecycle", type=float, default=1.0, dest="evermuse_simulator_lifecycle",
                     help="seconds the embedded simulator takes for a batch lifecycle (default 1)")
 
@@ -96,6 +99,7 @@ def settings_for(config: pytest.Config) -> RunSettings:
                 # pytest's own --strict (or strict = true in the ini) also makes SHOULD rules fail.
                 "strict": bool(config.getini("strict")),
                 "simulator_faults": tuple(config.getoption("evermuse_faults")),
+                "simulator_choices": tuple(config.getoption("evermuse_choices")),
                 "simulator_lifecycle": config.getoption("evermuse_simulator_lifecycle"),
             },
         )
@@ -140,6 +144,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         settings_for(config)
     except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    # The per-rule verdicts count what the property tests found, so those run first, whatever the file names.
+    items.sort(key=lambda item: 0 if item.get_closest_marker("property_test") else 1)
     config.stash[_PROPERTY_ITEMS] = [item.name for item in suite if item.get_closest_marker("property_test")]
 
 
@@ -169,8 +175,7 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     request.addfinalizer(run.stop)
     request.addfinalizer(st_checks.deactivate)
     run.start()
-    st_checks.activate(run.context, lambda activity, exchange: run.recorder.record(activity, exchange, ()),
-                       raises=run.fails_tests)
+    st_checks.activate(run.context, run.recorder.record, run.failing_verdicts_of)
     try:
         run.run_campaign()
     except CouldNotCheck as exc:
@@ -181,28 +186,30 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
 
 
 def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
-    """Pass, fail, warn or skip one rule's test from everything the run saw."""
-    verdict = run.verdict(rule_id)
+    """Pass, fail, warn or skip one rule's test from its verdict."""
+    verdict = run.verdicts()[rule_id]
     record_property("rule", rule_id)
     record_property("level", verdict.rule.level)
-    record_property("outcome", verdict.outcome)
+    record_property("outcome", verdict.outcome.value)
+    record_property("judged", verdict.judged)
     record_property("violations", len(verdict.violations))
-    deviation = verdict.deviation
-    if verdict.violations:
-        if deviation is not None and not deviation.expired(date.today()):
-            pytest.xfail(f"accepted deviation: {deviation.describe()}")
-        text = verdict.report()
-        if deviation is not None:
-            text += f"\n\nThis deviation was accepted until {deviation.expires}; the acceptance has expired."
-        if verdict.rule.is_must or run.settings.strict:
+    if verdict.outcome == Outcome.ACCEPTED:
+        assert verdict.deviation is not None
+        pytest.xfail(f"accepted deviation: {verdict.deviation.describe()}")
+    if verdict.outcome in (Outcome.VIOLATED, Outcome.EXPIRED):
+        text = failure_text(verdict)
+        if verdict.outcome == Outcome.EXPIRED:
+            assert verdict.deviation is not None
+            text += f"\n\nThis deviation was accepted until {verdict.deviation.expires}; the acceptance has expired."
+        if verdict.fails(run.settings.strict):
             pytest.fail(text, pytrace=False)
         warnings.warn(ShouldViolation(text), stacklevel=2)
         return
-    if deviation is not None:
+    if run.expectations.for_rule(rule_id) is not None:
         warnings.warn(NoLongerReproduced(f"{rule_id} is listed as a known deviation in "
                                          f"{run.expectations.path} but held in this run: delete the entry"),
                       stacklevel=2)
-    if not verdict.exercised:
+    if verdict.outcome == Outcome.NOT_EXERCISED:
         pytest.skip(f"{rule_id} was not exercised: {verdict.reason}")
 
 
@@ -217,10 +224,26 @@ def findings_text(exc: BaseException) -> str | None:
     return None
 
 
+def _sent_nothing(item: pytest.Item) -> str | None:
+    """Why a property test that passed checked nothing, when it sent no request; None when it sent one."""
+    run = item.config.stash.get(_RUN, None)
+    if run is None or not item.get_closest_marker("property_test") or run.property_sent.get(item.name, 0):
+        return None
+    if run.stopped:
+        return f"the run stopped early: {run.stopped}"
+    return f"the request budget (--max-requests {run.budget.limit}) left this property test nothing to send"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
     outcome = yield
     report = outcome.get_result()
+    if call.when == "call" and report.passed:
+        reason = _sent_nothing(item)
+        if reason is not None:
+            # A test that sent nothing checked nothing: skipped, never passed.
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: sent no request: {reason}")
     if report.failed and call.excinfo is not None and item.get_closest_marker(SUITE_MARK):
         text = findings_text(call.excinfo.value)
         if text is not None:
@@ -263,17 +286,23 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     run = config.stash.get(_RUN, None)
     if run is None:
         return
-    verdicts = [run.verdict(rule.id) for rule in load_catalogue()]
-    violated = [v for v in verdicts if v.violations]
+    verdicts = run.verdicts()
+    counts = count(verdicts)
+    violated = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
     terminalreporter.section("evermuse-conformance")
-    counts = {outcome: sum(1 for v in verdicts if v.outcome == outcome)
-              for outcome in ("held", "violated", "not exercised")}
     must = sum(1 for v in violated if v.rule.is_must)
+    accepted = f", {counts[Outcome.ACCEPTED]} accepted as known deviations" if counts[Outcome.ACCEPTED] else ""
     terminalreporter.write_line(
-        f"rules: {counts['held']} held, {counts['violated']} violated ({must} MUST, {len(violated) - must} SHOULD), "
-        f"{counts['not exercised']} not exercised, of {len(verdicts)}")
+        f"rules: {counts[Outcome.HELD]} held, {len(violated)} violated ({must} MUST, {len(violated) - must} SHOULD)"
+        f"{accepted}, {counts[Outcome.NOT_EXERCISED]} not exercised, of {len(verdicts)}")
     for verdict in violated:
         terminalreporter.write_line(f"  {verdict.rule.title} - {len(verdict.violations)} violations")
+    terminalreporter.write_line("exchanges judged per rule (0: not exercised):")
+    by_area: dict[str, list[str]] = {}
+    for verdict in verdicts.values():
+        by_area.setdefault(verdict.rule.area, []).append(f"{verdict.rule.id.rsplit('-', 1)[1]}:{verdict.judged}")
+    for area, cells in by_area.items():
+        terminalreporter.write_line(f"  {area:<7} {' '.join(cells)}")
     terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}")
     if run.stopped:
         terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")

@@ -1,8 +1,13 @@
-"""Registration of the Python checks, one per rule ID, and the violation they produce."""
+"""Registration of the Python checks, one per rule ID, and what a check reports.
+
+A check says whether it judged an exchange at all, not only what it found: it returns None when the
+exchange is not one its rule speaks of, and a list of findings (empty when the rule held) when it is.
+A rule is held only on exchanges it judged.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +27,16 @@ class Finding:
     received: str
 
 
+# None: the check's condition did not hold, so the exchange says nothing about the rule.
+# A list: the rule was judged; its findings, none when it held.
+Judgement = list[Finding] | None
+HELD: Judgement = []
+
+
+def judged(*findings: Finding) -> list[Finding]:
+    return list(findings)
+
+
 @dataclass(frozen=True)
 class Violation:
     rule: Rule
@@ -29,13 +44,15 @@ class Violation:
     expected: str
     received: str
     exchange: Exchange | None = None
+    # What the run was doing when it saw this: "read mixed #3", "property test GET ...".
+    activity: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.rule.id, self.pointer)
 
 
-CheckFunction = Callable[..., Iterable[Finding]]
+CheckFunction = Callable[..., Judgement]
 
 
 @dataclass(frozen=True)
@@ -45,11 +62,34 @@ class RegisteredCheck:
     func: CheckFunction
 
 
+@dataclass(frozen=True)
+class RunJudgement:
+    """What a check over the whole run found: how many exchanges it judged, and its violations."""
+
+    judged: int
+    violations: tuple[Violation, ...] = ()
+
+
+# A check over everything the run saw, for rules no single exchange can decide.
+RunCheckFunction = Callable[[Sequence[Any]], RunJudgement]
+
+
 class DuplicateRuleCheck(Exception):
     pass
 
 
 _CHECKS: dict[str, RegisteredCheck] = {}
+_RUN_CHECKS: dict[str, RunCheckFunction] = {}
+
+
+def _claim(rule_id: str, func: Callable[..., Any]) -> None:
+    load_catalogue()[rule_id]  # an ID the catalogue lacks is an error at import
+    other = _CHECKS[rule_id].func if rule_id in _CHECKS else _RUN_CHECKS.get(rule_id)
+    if other is not None:
+        raise DuplicateRuleCheck(
+            f"{rule_id} is checked twice: by {other.__module__}.{other.__qualname__} "
+            f"and by {func.__module__}.{func.__qualname__}"
+        )
 
 
 def rule_check(rule_id: str, *, on: str | tuple[str, ...]) -> Callable[[CheckFunction], CheckFunction]:
@@ -61,16 +101,23 @@ def rule_check(rule_id: str, *, on: str | tuple[str, ...]) -> Callable[[CheckFun
     unknown = [s for s in subjects if s not in SUBJECTS]
     if unknown:
         raise ValueError(f"{rule_id}: unknown subject {unknown[0]!r}; choose from {', '.join(SUBJECTS)}")
-    load_catalogue()[rule_id]  # an ID the catalogue lacks is an error at import
+    load_catalogue()[rule_id]
 
     def register(func: CheckFunction) -> CheckFunction:
-        if rule_id in _CHECKS:
-            other = _CHECKS[rule_id].func
-            raise DuplicateRuleCheck(
-                f"{rule_id} is checked twice: by {other.__module__}.{other.__qualname__} "
-                f"and by {func.__module__}.{func.__qualname__}"
-            )
+        _claim(rule_id, func)
         _CHECKS[rule_id] = RegisteredCheck(rule_id, subjects, func)
+        return func
+
+    return register
+
+
+def run_check(rule_id: str) -> Callable[[RunCheckFunction], RunCheckFunction]:
+    """Register a check that judges a rule over every exchange of the run at once."""
+    load_catalogue()[rule_id]
+
+    def register(func: RunCheckFunction) -> RunCheckFunction:
+        _claim(rule_id, func)
+        _RUN_CHECKS[rule_id] = func
         return func
 
     return register
@@ -80,6 +127,15 @@ def registered_checks() -> list[RegisteredCheck]:
     return list(_CHECKS.values())
 
 
+def registered_run_checks() -> dict[str, RunCheckFunction]:
+    return dict(_RUN_CHECKS)
+
+
 def as_int(value: Any) -> int | None:
     """The value when it is a JSON integer; None for anything else, booleans included."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def as_number(value: Any) -> float | None:
+    """The value when it is a JSON number; None for anything else, booleans included."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None

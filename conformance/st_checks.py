@@ -1,7 +1,8 @@
 """Every catalogue rule as a schemathesis check, so each generated request meets the same rules.
 
-Each rule is registered under its own ID. All of them read one cached verdict per response, which
-is also recorded with the run, so the per-rule report counts what the property tests found.
+Each rule is registered under its own ID. All of them read one verdict per response from the verdict
+stage, which judges that response alone; the response is also recorded with the run, so the per-rule
+tests count what the property tests found.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import schemathesis
 from schemathesis.core.failures import Failure, Severity
 
 from conformance.catalogue import Rule, load_catalogue
-from conformance.checker import check
-from conformance.exchange import Context, Exchange, Request, Response
+from conformance.exchange import Context, Exchange, Observation, Request, Response
 from conformance.registry import Violation
 from conformance.render import render
+from conformance.verdicts import Verdict
 
-# The run whose context (keys, own batches) and recorder the checks use; None outside a run.
+# The run whose context (keys, own batches), recorder and verdicts the checks use; empty outside a run.
 _active: dict[str, Any] = {}
 _cache = threading.local()
 
@@ -42,10 +43,10 @@ class RuleViolated(Failure):
         return self.rule_id
 
 
-def activate(context: Callable[[], Context], record: Callable[[str, Exchange], None],
-             raises: Callable[[Violation], bool]) -> None:
-    """Point the checks at a run: where context comes from, where exchanges go, which violations fail a test."""
-    _active.update(context=context, record=record, raises=raises)
+def activate(context: Callable[[], Context], record: Callable[[str, Exchange], Observation],
+             failing: Callable[[Observation], list[Verdict]]) -> None:
+    """Point the checks at a run: where context comes from, where exchanges go, which verdicts fail a test."""
+    _active.update(context=context, record=record, failing=failing)
 
 
 def deactivate() -> None:
@@ -62,21 +63,21 @@ def to_exchange(response: schemathesis.Response, context: Context) -> Exchange:
     return Exchange(request, answer, context)
 
 
-def _violations(response: schemathesis.Response, case: schemathesis.Case) -> list[Violation]:
+def _failing(response: schemathesis.Response, case: schemathesis.Case) -> dict[str, Verdict]:
     if getattr(_cache, "response", None) is not response:
-        exchange = to_exchange(response, _active["context"]())
-        _cache.response, _cache.violations = response, check(exchange)
-        _active["record"](f"property test {case.operation.label}", exchange)
-    return _cache.violations
+        observation = _active["record"](f"property test {case.operation.label}",
+                                        to_exchange(response, _active["context"]()))
+        _cache.response, _cache.failing = response, {v.rule.id: v for v in _active["failing"](observation)}
+    return _cache.failing
 
 
 def _rule_check(rule: Rule) -> Callable[..., None]:
     def rule_holds(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> None:
         if not _active:
             return
-        for violation in _violations(response, case):
-            if violation.rule.id == rule.id and _active["raises"](violation):
-                raise RuleViolated(operation=case.operation.label, violation=violation)
+        verdict = _failing(response, case).get(rule.id)
+        if verdict is not None:
+            raise RuleViolated(operation=case.operation.label, violation=verdict.violations[0])
 
     rule_holds.__name__ = rule.id
     rule_holds.__qualname__ = rule.id

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonpatch
 
-from conformance.exchange import Context, Exchange, Keys, Request, Response, Sent
+from conformance.exchange import Context, Exchange, Intent, Keys, Request, Response, SentBatch, SeriesEnd
 from conformance.locations import FIXTURES_DIR
 
 CASES_DIR = FIXTURES_DIR / "cases"
@@ -60,11 +60,11 @@ def _body(message: dict[str, Any]) -> bytes | None:
     return body.ljust(message.get("pad_to_bytes", 0), b" ")
 
 
-def _sent(data: dict[str, Any] | None) -> Sent | None:
+def _sent(data: dict[str, Any] | None) -> SentBatch | None:
     if data is None:
         return None
     invalid = data.get("invalid_positions")
-    return Sent(
+    return SentBatch(
         records=tuple(data["records"]),
         accepted=data.get("accepted"),
         invalid_positions=frozenset(invalid) if invalid is not None else None,
@@ -81,15 +81,18 @@ def to_exchange(document: dict[str, Any]) -> Exchange:
         Request(request["method"], BASE_URL + request["path"], request.get("headers", {}), _body(request)),
         Response(response["status"], response.get("headers", {"content-type": "application/json"}),
                  _body(response) or b"", transport_error=response.get("transport_error"),
-                 truncated=response.get("truncated", False)),
+                 truncated=response.get("truncated", False),
+                 **({"received_at_ms": response["received_at_ms"]} if "received_at_ms" in response else {})),
         Context(
             keys=Keys(**keys) if keys is not None else None,
             sent=_sent(context.get("sent")),
             earlier=tuple(context.get("earlier", ())),
-            ended=context.get("ended"),
+            ended=SeriesEnd(context["ended"]) if "ended" in context else None,
             own_batch_ids=frozenset(context.get("own_batch_ids", ())),
             expect_listed=frozenset(context.get("expect_listed", ())),
+            quiet=context.get("quiet"),
             replay_of=context.get("replay_of"),
-            probe=context.get("probe"),
+            intent=Intent(context["intent"]) if "intent" in context else None,
+            valid_for=context.get("valid_for"),
         ),
     )

@@ -6,8 +6,8 @@ import httpx
 import pytest
 import respx
 
-from conformance.exchange import Keys
-from conformance.run.client import MAX_BODY_BYTES, ApiClient, Budget, BudgetSpent, TargetSilent
+from conformance.exchange import KeyRole, Keys
+from conformance.run.client import READ_CAP_BYTES, UNKNOWN_KEY, ApiClient, Budget, BudgetSpent, TargetSilent
 
 BASE = "https://api.test"
 KEYS = Keys(write="em_sk_unit_write", read="em_sk_unit_read")
@@ -22,10 +22,19 @@ def client(limit: int = 20) -> tuple[ApiClient, list[float]]:
 def test_send_puts_the_chosen_key_in_x_api_key() -> None:
     route = respx.get(f"{BASE}/api/v1/ingest/batches").mock(return_value=httpx.Response(200, json={}))
     api, _ = client()
-    api.send("GET", "/api/v1/ingest/batches", key="read")
-    api.send("GET", "/api/v1/ingest/batches", key=None)
+    api.send("GET", "/api/v1/ingest/batches", key=KeyRole.READ)
+    api.send("GET", "/api/v1/ingest/batches", key=KeyRole.MISSING)
+    api.send("GET", "/api/v1/ingest/batches", key=KeyRole.UNKNOWN)
     assert route.calls[0].request.headers["x-api-key"] == KEYS.read
     assert "x-api-key" not in route.calls[1].request.headers
+    assert route.calls[2].request.headers["x-api-key"] == UNKNOWN_KEY
+
+
+def test_a_role_whose_key_the_run_lacks_is_refused_not_sent_without_a_key() -> None:
+    api, _ = client()
+    with pytest.raises(ValueError, match="the run has no other key"):
+        api.send("GET", "/api/v1/ingest/batches", key=KeyRole.OTHER)
+    assert api.budget.used == 0
 
 
 @respx.mock
@@ -100,7 +109,7 @@ def test_a_huge_body_is_read_only_up_to_the_cap() -> None:
     api, _ = client()
     response = api.send("GET", "/b").final.response
     assert response.truncated
-    assert len(response.body) <= MAX_BODY_BYTES + 1
+    assert len(response.body) <= READ_CAP_BYTES + 1
 
 
 @respx.mock

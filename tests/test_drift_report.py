@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import os
 import subprocess
@@ -13,10 +14,13 @@ from typing import Any
 import jsonschema
 import pytest
 
+from conformance.catalogue import load_catalogue
+from conformance.checker import Checked, check_observation
 from conformance.drift import report
 from conformance.drift.markdown import render
+from conformance.exchange import Observation
 from conformance.expectations import NONE
-from conformance.run.recorder import Recorder
+from conformance.verdicts import judge
 from tests.cases import iter_cases, to_exchange
 
 HERE = Path(__file__).parent
@@ -27,21 +31,20 @@ PROVENANCE = {"suite_version": "0.1.0", "contract_sha256": "0" * 64, "target": "
               "started_at": "2026-11-28T03:17:00Z", "finished_at": "2026-11-28T03:21:40Z", "seed": 42,
               "requests": 371, "server_version": "x-api-version: 1.4.2",
               "published_spec": "tests/golden/published-small.yaml"}
-CASES = ("counts of a batch status", "a negative acceptedCount"), ("an error answer", "a problem+json shape")
+CASES = (("a batch status with every record accepted", "a negative acceptedCount"),
+         ("a 400 answer", "a problem+json shape"))
 
 
-def recorded() -> Recorder:
+def recorded() -> list[Checked]:
     """Two violations as a run would record them, from the rule cases."""
-    recorder = Recorder()
-    for case in iter_cases():
-        if (case.group, case.description) in CASES or case.description in {d for _, d in CASES}:
-            recorder.record(f"read {case.description}", to_exchange(case.document), ())
-    return recorder
+    return [check_observation(Observation(f"read {case.description}", to_exchange(case.document)))
+            for case in iter_cases() if (case.group, case.description) in CASES]
 
 
 def sample(baseline: dict[str, Any] | None = None) -> dict[str, Any]:
-    live = report.live_part("checked", "", recorded().observations, {"held": 66, "violated": 2, "not exercised": 1},
-                            NONE)
+    evidence = recorded()
+    verdicts = judge(evidence, load_catalogue(), NONE, dt.date(2026, 11, 28))
+    live = report.live_part("checked", "", evidence, verdicts, {"held": 66, "violated": 2, "not exercised": 1}, NONE)
     published = report.published_part(str(GOLDEN / "published-small.yaml"), {f["rule"] for f in live["findings"]})
     published["source"] = PROVENANCE["published_spec"]  # where the checkout lies is no part of the rendering
     return report.build(provenance=dict(PROVENANCE), live=live, published=published, baseline=baseline,
@@ -80,7 +83,7 @@ def test_trend_marks_findings_new_persisting_and_resolved() -> None:
 
 
 def test_unavailable_published_document_leaves_the_rest_of_the_report() -> None:
-    built = report.build(provenance=dict(PROVENANCE), live=report.live_part("not run", "no run", [], {}, NONE),
+    built = report.build(provenance=dict(PROVENANCE), live=report.live_part("not run", "no run", [], {}, {}, NONE),
                          published=report.published_part("/nonexistent/spec.yaml", set()))
     assert built["published"]["status"] == "unavailable"
     assert "could not read /nonexistent/spec.yaml" in built["published"]["error"]

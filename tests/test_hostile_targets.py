@@ -50,7 +50,7 @@ class Hostile:
 
 @pytest.mark.parametrize(
     ("mode", "rule"),
-    [("not-json", "EM-HTTP-002"), ("truncated", "EM-HTTP-002"), ("huge", "EM-HTTP-002"), ("html", "EM-HTTP-001"),
+    [("not-json", "EM-HTTP-002"), ("truncated", "EM-HTTP-002"), ("huge", "EM-HTTP-002"), ("html", "EM-HTTP-008"),
      ("silent", "EM-HTTP-007"), ("reset", "EM-HTTP-007"), ("echo-key", "EM-SEC-001")],
 )
 def test_hostile_target_fails_a_rule_without_crashing(tmp_path: Path, mode: str, rule: str) -> None:

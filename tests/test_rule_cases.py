@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from conformance.catalogue import load_catalogue
-from conformance.checker import check
+from conformance.checker import check_observation
 from conformance.contract import load_contract
-from conformance.registry import registered_checks
+from conformance.exchange import Observation
+from conformance.expectations import NONE
+from conformance.registry import registered_checks, registered_run_checks
+from conformance.verdicts import Outcome, Verdict, judge
 from tests.cases import CASES_DIR, Case, case_files, iter_cases, to_exchange
 
 CASES = list(iter_cases())
+BY_ID = {case.id: case for case in CASES}
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@cache
+def _verdicts_of(case_id: str) -> dict[str, Verdict]:
+    case = BY_ID[case_id]
+    observation = Observation(f"case {case.id}", to_exchange(case.document))
+    return judge([check_observation(observation)], load_catalogue(), NONE, dt.date(2026, 11, 29))
+
+
+def _verdicts(case: Case) -> dict[str, Verdict]:
+    """The verdicts of a run that saw only this exchange, through the one verdict stage."""
+    return _verdicts_of(case.id)
+
+
 def _flagged(case: Case) -> set[str]:
-    return {violation.rule.id for violation in check(to_exchange(case.document))}
+    return {rule_id for rule_id, verdict in _verdicts(case).items() if verdict.outcome == Outcome.VIOLATED}
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.valid], ids=lambda c: c.id)
@@ -32,6 +50,20 @@ def test_conforming_case_draws_no_violation(case: Case) -> None:
 @pytest.mark.parametrize("case", [c for c in CASES if not c.valid], ids=lambda c: f"{'+'.join(c.violates)} {c.id}")
 def test_violating_case_draws_exactly_its_rules(case: Case) -> None:
     assert _flagged(case) == set(case.violates)
+
+
+def test_every_rule_holds_on_evidence_in_some_conforming_case() -> None:
+    """A check that never says it judged an exchange could only ever leave its rule not exercised."""
+    judged = {rule_id for case in CASES if case.valid
+              for rule_id, verdict in _verdicts(case).items() if verdict.outcome == Outcome.HELD}
+    assert sorted(set(load_catalogue().ids) - judged) == []
+
+
+def test_a_rule_nothing_judged_is_not_exercised_never_held() -> None:
+    case = next(c for c in CASES if c.valid and c.document["request"]["method"] == "DELETE")
+    verdict = _verdicts(case)["EM-STATUS-002"]
+    assert (verdict.outcome, verdict.judged) == (Outcome.NOT_EXERCISED, 0)
+    assert "every status read of a FAILED batch" in verdict.reason
 
 
 def test_case_files_follow_their_schema() -> None:
@@ -60,7 +92,7 @@ def test_every_rule_has_a_conforming_and_a_violating_case() -> None:
 def test_every_rule_has_a_check() -> None:
     contract = load_contract()
     schema_rules = set(re.findall(r"EM-[A-Z]+-\d{3}", json.dumps(contract.document)))
-    python_rules = {registered.rule_id for registered in registered_checks()}
+    python_rules = {registered.rule_id for registered in registered_checks()} | set(registered_run_checks())
     assert sorted(set(load_catalogue().ids) - schema_rules - python_rules) == []
 
 

@@ -56,9 +56,23 @@ def test_bad_settings_are_refused_with_a_sentence_naming_the_setting(options: di
     assert "\n" not in str(caught.value)
 
 
-def test_faults_need_the_embedded_simulator() -> None:
-    with pytest.raises(SettingsError, match="--simulator-fault applies to the embedded simulator only"):
-        settings({"--base-url": STAGING}, {"EVERMUSE_API_KEY": "k"}, simulator_faults=("status-flaps",))
+@pytest.mark.parametrize("flags", [{"simulator_faults": ("status-flaps",)},
+                                   {"simulator_choices": ("unissued-cursor=400",)}], ids=["fault", "choice"])
+def test_faults_and_choices_need_the_embedded_simulator(flags: dict) -> None:
+    with pytest.raises(SettingsError, match="--simulator-fault and --simulator-choice apply to the embedded simulator "
+                                            "only; leave out --base-url"):
+        settings({"--base-url": STAGING}, {"EVERMUSE_API_KEY": "k"}, **flags)
+
+
+def test_record_validity_is_known_against_a_real_target_only_with_its_ids() -> None:
+    env = {"EVERMUSE_API_KEY": "k"}
+    assert settings({}, env).ids_known
+    assert not settings({"--base-url": STAGING}, env).ids_known
+    assert not settings({"--base-url": STAGING, "--product-id": "p-1"}, env).ids_known
+    known = settings({"--base-url": STAGING, "--product-id": "p-1", "--project-id": "j-1"}, env)
+    assert known.ids_known
+    assert "record validity" not in dict(known.describe())
+    assert "--product-id" in dict(settings({"--base-url": STAGING}, env).describe())["record validity"]
 
 
 def test_describe_names_sources_and_never_a_key() -> None:

@@ -32,9 +32,15 @@ def test_suite_passes_against_the_simulator_whatever_the_seed(tmp_path: Path, se
     assert run.returncode == EXIT_OK, run.output[-3000:]
     assert run.failing == []
     assert f"seed               {seed} (--seed)" in run.output
-    rule_tests = [c for c in run.cases.values() if c.name.startswith("test_rule_holds")]
+    rule_tests = {c.name: c for c in run.cases.values() if c.name.startswith("test_rule_holds")}
     assert len(rule_tests) == len(load_catalogue())
-    assert sum(c.outcome == "passed" for c in rule_tests) >= len(rule_tests) - 1
+    # The simulator rate-limits nobody by default, so no 429 ever comes for EM-RATE-001 to judge.
+    unexercised = {name for name, case in rule_tests.items() if case.outcome == "skipped"}
+    assert unexercised == {"test_rule_holds[EM-RATE-001]"}
+    assert "no exchange of this run was one it judges (every 429 answer)" in rule_tests[
+        "test_rule_holds[EM-RATE-001]"].text
+    assert all(case.outcome == "passed" for name, case in rule_tests.items() if name not in unexercised)
+    assert all(int(dict(case.properties)["judged"]) > 0 for name, case in rule_tests.items() if name not in unexercised)
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS), ids=lambda name: f"{FAULTS[name].rule}:{name}")
@@ -147,3 +153,18 @@ def test_rate_limited_target_is_waited_out_and_passes(tmp_path: Path) -> None:
         run = run_suite(tmp_path, "--base-url", server.base_url, "--max-requests", "150", *FAST, env=KEYS)
     assert run.returncode == EXIT_OK, run.output[-3000:]
     assert run.cases["test_rule_holds[EM-RATE-001]"].outcome == "passed"
+
+
+def test_a_property_test_that_sent_nothing_is_skipped_not_passed(tmp_path: Path) -> None:
+    with simulator() as server:
+        answer = httpx.post(server.base_url + "/api/v1/ingest", json=[valid_record(0, Identity(run_id="empty"))],
+                            headers={"x-api-key": KEYS["EVERMUSE_API_KEY"]}).json()
+        # A read-only run of one named batch costs the campaign a fixed 20 requests; 21 leaves the property
+        # tests less than one request each.
+        run = run_suite(tmp_path, "--base-url", server.base_url, "--read-only", "--batch-id", answer["batchId"],
+                        "--max-requests", "21", *FAST, env=KEYS)
+    property_tests = [case for name, case in run.cases.items() if not name.startswith("test_rule_holds")]
+    assert run.returncode == EXIT_OK, run.output[-3000:]
+    assert property_tests
+    assert all(case.outcome == "skipped" and "sent no request" in case.text for case in property_tests), \
+        [(case.name, case.outcome, case.text) for case in property_tests]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from conformance.exchange import Exchange
-from conformance.registry import Finding, as_int, rule_check
+from conformance.checks._target import status_doc
+from conformance.exchange import Exchange, is_json_number
+from conformance.registry import HELD, Finding, Judgement, as_int, judged, rule_check
 
 ERRORS_SHOWN = 20
 DOWNLOAD_FIELDS = (
@@ -15,6 +16,7 @@ DOWNLOAD_FIELDS = (
     "attachmentDownloadFailed",
     "attachmentDownloadStatus",
 )
+FINAL_DOWNLOADS = ("COMPLETE", "PARTIAL_FAILURE", "FAILED")
 # Below 1e12 a timestamp reads as seconds: 1e12 seconds lie some 30,000 years ahead.
 MILLISECONDS_FLOOR = 1e12
 FUTURE_TOLERANCE_MS = 24 * 3600 * 1000
@@ -32,92 +34,112 @@ def error_indexes(doc: Mapping[str, Any]) -> list[int]:
 
 
 @rule_check("EM-COUNT-002", on=("batch", "accepted"))
-def errors_cover_rejected_records(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
+def errors_cover_rejected_records(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     rejected, total = as_int(doc.get("rejectedCount")), as_int(doc.get("totalErrorCount"))
-    if rejected is not None and total is not None and total < rejected:
-        yield Finding("/totalErrorCount", f"at least rejectedCount ({rejected})", str(total))
+    if rejected is None or total is None:
+        return None
+    if total < rejected:
+        return judged(Finding("/totalErrorCount", f"at least rejectedCount ({rejected})", str(total)))
+    return HELD
 
 
 @rule_check("EM-COUNT-003", on=("batch", "accepted"))
-def no_errors_without_rejections(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
-    if as_int(doc.get("rejectedCount")) == 0:
-        total = as_int(doc.get("totalErrorCount"))
-        if total is not None and total != 0:
-            yield Finding("/totalErrorCount", "0, as rejectedCount is 0", str(total))
+def no_errors_without_rejections(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
+    total = as_int(doc.get("totalErrorCount"))
+    if as_int(doc.get("rejectedCount")) != 0 or total is None:
+        return None
+    return judged(Finding("/totalErrorCount", "0, as rejectedCount is 0", str(total))) if total else HELD
 
 
-@rule_check("EM-STATUS-002", on="batch")
-def failed_batch_lists_errors(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
-    if doc.get("status") == "FAILED" and not doc.get("errors"):
+@rule_check("EM-STATUS-002", on="exchange")
+def failed_batch_lists_errors(ex: Exchange) -> Judgement:
+    # The lifecycle table says where to look on the status read; a list may show a summary of each batch.
+    doc = status_doc(ex)
+    if doc is None or doc.get("status") != "FAILED":
+        return None
+    if not doc.get("errors"):
         shown = "no errors field" if "errors" not in doc else "an empty errors array"
-        yield Finding("/errors", "at least one error for a FAILED batch", shown)
+        return judged(Finding("/errors", "at least one error for a FAILED batch", shown))
+    return HELD
 
 
 @rule_check("EM-TIME-001", on="batch")
-def created_at_is_epoch_milliseconds(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
+def created_at_is_epoch_milliseconds(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     value = doc.get("createdAt")
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return  # a non-number is the schema's finding for the same rule
+    if not is_json_number(value):
+        return None  # a missing or non-number createdAt is the schema's finding for the same rule
     if value < MILLISECONDS_FLOOR:
-        yield Finding("/createdAt", "milliseconds since the epoch (1e12 or more)", f"{value!r}, which reads as seconds")
-        return
+        return judged(Finding("/createdAt", "milliseconds since the epoch (1e12 or more)",
+                              f"{value!r}, which reads as seconds"))
     now_ms = ex.response.received_at_ms
     if value > now_ms + FUTURE_TOLERANCE_MS:
         days = (value - now_ms) / 86_400_000
-        yield Finding("/createdAt", "no later than a day from now", f"{value!r}, {days:,.0f} days ahead")
+        return judged(Finding("/createdAt", "no later than a day from now", f"{value!r}, {days:,.0f} days ahead"))
+    return HELD
+
+
+def _errors_list(doc: Mapping[str, Any]) -> list[Any] | None:
+    errors = doc.get("errors")
+    return errors if isinstance(errors, list) else None
 
 
 @rule_check("EM-ERR-003", on=("batch", "accepted"))
-def errors_fit_total(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
-    errors, total = doc.get("errors"), as_int(doc.get("totalErrorCount"))
-    if isinstance(errors, list) and total is not None and len(errors) > total:
-        yield Finding("/errors", f"at most totalErrorCount ({total}) items", f"{len(errors)} items")
+def errors_fit_total(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
+    errors, total = _errors_list(doc), as_int(doc.get("totalErrorCount"))
+    if errors is None or total is None:
+        return None
+    if len(errors) > total:
+        return judged(Finding("/errors", f"at most totalErrorCount ({total}) items", f"{len(errors)} items"))
+    return HELD
 
 
 @rule_check("EM-ERR-004", on=("batch", "accepted"))
-def error_indexes_inside_batch(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
+def error_indexes_inside_batch(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     accepted, rejected = as_int(doc.get("acceptedCount")), as_int(doc.get("rejectedCount"))
-    if accepted is None or rejected is None:
-        return
+    if accepted is None or rejected is None or not error_items(doc):
+        return None
     size = accepted + rejected
-    for position, item in enumerate(error_items(doc)):
-        index = as_int(item.get("index"))
-        if index is not None and index >= size:
-            yield Finding(f"/errors/{position}/index", f"below {size} (acceptedCount + rejectedCount)", str(index))
+    return [Finding(f"/errors/{position}/index", f"below {size} (acceptedCount + rejectedCount)", str(index))
+            for position, index in enumerate(as_int(item.get("index")) for item in error_items(doc))
+            if index is not None and index >= size]
 
 
 @rule_check("EM-ERR-005", on=("batch", "accepted"))
-def errors_name_only_rejected_records(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
+def errors_name_only_rejected_records(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     rejected = as_int(doc.get("rejectedCount"))
+    if rejected is None or _errors_list(doc) is None:
+        return None
     named = set(error_indexes(doc))
-    if rejected is not None and len(named) > rejected:
-        yield Finding("/errors", f"errors naming at most rejectedCount ({rejected}) records",
-                      f"errors naming {len(named)} records: {sorted(named)[:10]}")
+    if len(named) > rejected:
+        return judged(Finding("/errors", f"errors naming at most rejectedCount ({rejected}) records",
+                              f"errors naming {len(named)} records: {sorted(named)[:10]}"))
+    return HELD
 
 
-@rule_check("EM-ERR-006", on=("batch", "accepted"))
-def errors_sample_is_full(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
+@rule_check("EM-ERR-006", on="accepted")
+def errors_sample_is_full(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     total = as_int(doc.get("totalErrorCount"))
-    if not total:
-        return
-    errors = doc.get("errors")
-    if "errors" in doc and not isinstance(errors, list):
-        return  # a malformed errors field is EM-ERR-001's finding
-    shown = len(errors) if isinstance(errors, list) else 0
+    if not total or ("errors" in doc and _errors_list(doc) is None):
+        return None  # a malformed errors field is EM-ERR-001's finding
+    errors = _errors_list(doc)
+    shown = len(errors) if errors is not None else 0
     wanted = min(total, ERRORS_SHOWN)
     if shown < wanted:
-        received = f"{shown} items" if isinstance(errors, list) else "no errors field"
-        yield Finding("/errors", f"{wanted} items (totalErrorCount is {total})", received)
+        received = f"{shown} items" if errors is not None else "no errors field"
+        return judged(Finding("/errors", f"{wanted} items (totalErrorCount is {total})", received))
+    return HELD
 
 
 @rule_check("EM-ERR-007", on=("batch", "accepted"))
-def errors_in_record_order(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
+def errors_in_record_order(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     indexes = error_indexes(doc)
+    if len(indexes) < 2:
+        return None
     for position in range(1, len(indexes)):
         if indexes[position] < indexes[position - 1]:
-            yield Finding(f"/errors/{position}/index", f"an index of at least {indexes[position - 1]}",
-                          str(indexes[position]))
-            return
+            return judged(Finding(f"/errors/{position}/index", f"an index of at least {indexes[position - 1]}",
+                                  str(indexes[position])))
+    return HELD
 
 
 def download_counters(doc: Mapping[str, Any]) -> tuple[int, int, int] | None:
@@ -131,53 +153,77 @@ def coherent(counters: tuple[int, int, int]) -> bool:
 
 
 @rule_check("EM-ATT-003", on="batch")
-def downloads_within_total(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
+def downloads_within_total(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     counters = download_counters(doc)
-    if counters is not None and not coherent(counters):
+    if counters is None:
+        return None
+    if not coherent(counters):
         total, complete, failed = counters
-        yield Finding("/attachmentDownloadComplete", f"complete + failed at most {total}",
-                      f"{complete} + {failed} = {complete + failed}")
+        return judged(Finding("/attachmentDownloadComplete", f"complete + failed at most {total}",
+                              f"{complete} + {failed} = {complete + failed}"))
+    return HELD
 
 
 @rule_check("EM-ATT-004", on="batch")
-def download_fields_together(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
-    present = [name for name in DOWNLOAD_FIELDS if name in doc]
-    if present and len(present) != len(DOWNLOAD_FIELDS):
-        missing = [name for name in DOWNLOAD_FIELDS if name not in doc]
-        yield Finding("/" + missing[0], "all four download fields, or none",
-                      f"{', '.join(present)} without {', '.join(missing)}")
+def download_total_and_status_together(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
+    pair = ("attachmentDownloadTotal", "attachmentDownloadStatus")
+    present = [name for name in pair if name in doc]
+    if not present:
+        return None
+    if len(present) == 1:
+        missing = next(name for name in pair if name not in doc)
+        return judged(Finding("/" + missing, "attachmentDownloadTotal and attachmentDownloadStatus together",
+                              f"{present[0]} without {missing}"))
+    return HELD
 
 
 @rule_check("EM-ATT-005", on="batch")
-def download_total_counts_something(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
-    if as_int(doc.get("attachmentDownloadTotal")) == 0:
-        yield Finding("/attachmentDownloadTotal", "at least 1, or the field absent", "0")
-
-
-def download_status_agrees(status: Any, total: int, complete: int, failed: int) -> str | None:
-    """What the counters would have to be for this download status, or None when they agree."""
-    done = complete + failed
-    expectations = {
-        "PENDING": (done == 0, "no download done"),
-        "IN_PROGRESS": (done < total, f"fewer than {total} downloads done"),
-        "COMPLETE": (complete == total and failed == 0, f"all {total} downloads complete"),
-        "PARTIAL_FAILURE": (done == total and complete > 0 and failed > 0,
-                            f"all {total} done, some complete and some failed"),
-        "FAILED": (done == total and complete == 0 and failed > 0, f"all {total} done and none complete"),
-    }
-    if status not in expectations:
+def download_total_counts_something(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
+    total = as_int(doc.get("attachmentDownloadTotal"))
+    if total is None:
         return None
-    holds, wanted = expectations[status]
-    return None if holds else wanted
+    return judged(Finding("/attachmentDownloadTotal", "at least 1, or the field absent", "0")) if total == 0 else HELD
 
 
 @rule_check("EM-ATT-006", on="batch")
-def download_status_matches_counters(doc: Mapping[str, Any], ex: Exchange) -> Iterator[Finding]:
-    counters = download_counters(doc)
-    if counters is None or not coherent(counters):
-        return  # incoherent counters are EM-ATT-003's finding
-    wanted = download_status_agrees(doc.get("attachmentDownloadStatus"), *counters)
-    if wanted:
-        total, complete, failed = counters
-        yield Finding("/attachmentDownloadStatus", f"{doc['attachmentDownloadStatus']} with {wanted}",
-                      f"total {total}, complete {complete}, failed {failed}")
+def final_download_status_matches_counters(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
+    status, counters = doc.get("attachmentDownloadStatus"), download_counters(doc)
+    if status not in FINAL_DOWNLOADS or counters is None or not coherent(counters):
+        return None  # incoherent counters are EM-ATT-003's finding
+    _, complete, failed = counters
+    wanted = {
+        "COMPLETE": (failed == 0, "no download failed"),
+        "FAILED": (complete == 0 and failed > 0, "none complete and some failed"),
+        "PARTIAL_FAILURE": (complete > 0 and failed > 0, "some complete and some failed"),
+    }[status]
+    if not wanted[0]:
+        return judged(Finding("/attachmentDownloadStatus", f"{status} with {wanted[1]}",
+                              f"complete {complete}, failed {failed}"))
+    return HELD
+
+
+@rule_check("EM-ATT-007", on="batch")
+def download_counters_beside_total(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
+    counters = [name for name in DOWNLOAD_FIELDS[1:3] if name in doc]
+    if not counters:
+        return None
+    if "attachmentDownloadTotal" not in doc:
+        return judged(Finding("/" + counters[0], "download counters only beside attachmentDownloadTotal",
+                              f"{', '.join(counters)} without attachmentDownloadTotal"))
+    return HELD
+
+
+@rule_check("EM-ATT-008", on="batch")
+def download_status_matches_progress(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
+    status, counters = doc.get("attachmentDownloadStatus"), download_counters(doc)
+    if status not in ("PENDING", *FINAL_DOWNLOADS) or counters is None or not coherent(counters):
+        return None
+    total, complete, failed = counters
+    done = complete + failed
+    if status == "PENDING" and done:
+        return judged(Finding("/attachmentDownloadStatus", "PENDING only while no download is done",
+                              f"PENDING with {done} of {total} done"))
+    if status in FINAL_DOWNLOADS and done < total:
+        return judged(Finding("/attachmentDownloadStatus", f"{status} only once all {total} downloads are done",
+                              f"{status} with {done} of {total} done"))
+    return HELD

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from conformance.checks._target import LIST_OP, is_operation
-from conformance.exchange import Exchange
-from conformance.registry import Finding, rule_check
+from conformance.exchange import Exchange, KeyRole, SeriesEnd, is_json_number
+from conformance.registry import HELD, Finding, Judgement, judged, rule_check
 
 DEFAULT_LIMIT = 20
 
@@ -33,73 +33,78 @@ def requested_limit(ex: Exchange) -> str | None:
     return values[-1] if values else None
 
 
-def _number(value: Any) -> float | None:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 @rule_check("EM-LIST-002", on="exchange")
-def page_respects_limit(ex: Exchange) -> Iterator[Finding]:
-    batches = page(ex)
-    raw = requested_limit(ex)
+def page_respects_limit(ex: Exchange) -> Judgement:
+    batches, raw = page(ex), requested_limit(ex)
     if batches is None:
-        return
+        return None
     if raw is None:
         limit = DEFAULT_LIMIT
     elif raw.isdigit() and 1 <= int(raw) <= 100:
         limit = int(raw)
     else:
-        return
+        return None
     if len(batches) > limit:
-        yield Finding("/batches", f"at most {limit} batches", f"{len(batches)} batches")
+        return judged(Finding("/batches", f"at most {limit} batches", f"{len(batches)} batches"))
+    return HELD
 
 
 @rule_check("EM-LIST-003", on="exchange")
-def newest_first(ex: Exchange) -> Iterator[Finding]:
+def newest_first(ex: Exchange) -> Judgement:
     batches = page(ex)
     if batches is None:
-        return
+        return None
     before = earlier_batches(ex)
     walk = [*before, *batches]
+    if len(walk) < 2:
+        return None
     for position in range(max(1, len(before)), len(walk)):
-        newer, older = _number(walk[position - 1].get("createdAt")), _number(walk[position].get("createdAt"))
-        if newer is not None and older is not None and older > newer:
-            index = position - len(before)
-            yield Finding(f"/batches/{index}/createdAt", f"at most {newer!r}, the createdAt listed before it",
-                          repr(older))
-            return
+        newer, older = walk[position - 1].get("createdAt"), walk[position].get("createdAt")
+        if is_json_number(newer) and is_json_number(older) and older > newer:
+            return judged(Finding(f"/batches/{position - len(before)}/createdAt",
+                                  f"at most {newer!r}, the createdAt listed before it", repr(older)))
+    return HELD
 
 
 @rule_check("EM-LIST-004", on="exchange")
-def new_batches_are_listed(ex: Exchange) -> Iterator[Finding]:
+def new_batches_are_listed(ex: Exchange) -> Judgement:
     batches = page(ex)
-    if batches is None or ex.context.ended is None or not ex.context.expect_listed:
-        return
+    if batches is None or ex.context.ended not in (SeriesEnd.LAST_PAGE, SeriesEnd.PASSED):
+        return None
+    if not ex.context.expect_listed:
+        return None
     seen = {b.get("batchId") for b in [*earlier_batches(ex), *batches]}
     missing = sorted(ex.context.expect_listed - seen)
     if missing:
-        yield Finding("/batches", f"the batches just created: {', '.join(sorted(ex.context.expect_listed))}",
-                      f"a walk of {len(ex.context.earlier) + 1} pages without {', '.join(missing)}")
+        return judged(Finding("/batches", f"the batches just created: {', '.join(sorted(ex.context.expect_listed))}",
+                              f"a walk of {len(ex.context.earlier) + 1} pages without {', '.join(missing)}"))
+    return HELD
 
 
 @rule_check("EM-LIST-005", on="exchange")
-def cursor_never_repeats(ex: Exchange) -> Iterator[Finding]:
+def cursor_never_repeats(ex: Exchange) -> Judgement:
     batches = page(ex)
-    if batches is None:
-        return
+    if batches is None or not ex.context.earlier or ex.context.quiet is not True:
+        return None
     seen = {b.get("batchId") for b in earlier_batches(ex)}
     for position, batch in enumerate(batches):
         batch_id = batch.get("batchId")
         if batch_id in seen:
-            yield Finding(f"/batches/{position}/batchId", "a batch not listed before in this walk",
-                          f"{batch_id!r} again")
-            return
+            return judged(Finding(f"/batches/{position}/batchId", "a batch not listed before in this walk",
+                                  f"{batch_id!r} again"))
         seen.add(batch_id)
+    return HELD
 
 
 @rule_check("EM-LIST-006", on="exchange")
-def out_of_range_limit_is_400(ex: Exchange) -> Iterator[Finding]:
+def out_of_range_limit_is_refused(ex: Exchange) -> Judgement:
     raw = requested_limit(ex)
-    if raw is None or not is_operation(ex, LIST_OP) or ex.key_role not in (None, "write", "read"):
-        return
-    if raw.lstrip("-").isdigit() and not 1 <= int(raw) <= 100 and ex.response.status not in (400, 429):
-        yield Finding("status", f"400: limit {raw} is outside 1 to 100", str(ex.response.status))
+    if raw is None or not is_operation(ex, LIST_OP) or ex.key_role not in (None, KeyRole.WRITE, KeyRole.READ):
+        return None
+    if not raw.lstrip("-").isdigit() or 1 <= int(raw) <= 100:
+        return None
+    if ex.response.status == 429 or ex.response.transport_error is not None:
+        return None
+    if not 400 <= ex.response.status < 500:
+        return judged(Finding("status", f"a 4xx: limit {raw} is outside 1 to 100", str(ex.response.status)))
+    return HELD

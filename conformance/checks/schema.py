@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema
 
 from conformance.contract import load_contract
-from conformance.exchange import Exchange
+from conformance.exchange import Exchange, json_pointer
 from conformance.registry import Finding
 
 
@@ -27,8 +27,38 @@ def rule_for_error(error: jsonschema.ValidationError, root: dict[str, Any]) -> s
     return found
 
 
+def applied_rules(schema: Any, instance: Any) -> set[str]:
+    """The x-rules of every subschema that applied to some part of the instance.
+
+    jsonschema reports only what failed; a rule is judged wherever its subschema met a value, whether
+    that value passed or not: the download counters' rule on a batch that shows them, not on one
+    without attachments.
+    """
+    rules: set[str] = set()
+
+    def walk(node: Any, value: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        annotation = node.get("x-rule")
+        rules.update([annotation] if isinstance(annotation, str) else
+                     annotation.values() if isinstance(annotation, dict) else [])
+        for combinator in ("allOf", "anyOf", "oneOf"):
+            for branch in node.get(combinator, []):
+                walk(branch, value)
+        if isinstance(value, dict):
+            properties = node.get("properties", {})
+            for name, member in value.items():
+                walk(properties.get(name, node.get("additionalProperties")), member)
+        elif isinstance(value, list):
+            for item in value:
+                walk(node.get("items"), item)
+
+    walk(schema, instance)
+    return rules
+
+
 def response_schema(ex: Exchange) -> dict[str, Any] | None:
-    """The schema the answer's body must meet: the documented one, else the error envelope for any error."""
+    """The schema the answer's body must meet: the documented one, else the envelope of any error."""
     contract = load_contract()
     status = ex.response.status
     if status == 429:
@@ -36,13 +66,12 @@ def response_schema(ex: Exchange) -> dict[str, Any] | None:
     op = contract.operation_for(ex.request.method, ex.request.raw_path)
     if op is not None and str(status) in op.responses:
         return contract.response_schema(op.responses[str(status)])
+    if op is not None and 200 <= status < 300:
+        # An undocumented success is EM-HTTP-004's finding; its body is still judged as the documented one.
+        return next((contract.response_schema(r) for code, r in op.responses.items() if code.startswith("2")), None)
     if status >= 400:
-        return contract.schema("ErrorEnvelope")
+        return contract.schema("OtherErrorEnvelope")
     return None
-
-
-def _pointer(path: Any) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
 
 
 def _short(value: Any) -> str:
@@ -52,7 +81,7 @@ def _short(value: Any) -> str:
 
 def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
     """Findings in the suite's words: where, what the contract asks, what came."""
-    where = _pointer(error.absolute_path)
+    where = json_pointer(error.absolute_path)
     keyword, wanted, instance = error.validator, error.validator_value, error.instance
     if keyword == "required" and isinstance(instance, dict):
         for name in wanted:
@@ -62,7 +91,8 @@ def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
         known = set(error.schema.get("properties", {}))
         for name in sorted(set(instance) - known):
             received = f"{name}: {_short(instance[name])}"
-            yield Finding(f"{where}/{name}", "no field the contract does not define", received)
+            yield Finding(json_pointer([*error.absolute_path, name]), "no field the contract does not define",
+                          received)
     else:
         phrases = {
             "type": lambda: f"a JSON {' or '.join(wanted) if isinstance(wanted, list) else wanted}",
@@ -80,15 +110,18 @@ def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
         yield Finding(where or "/", expected, received)
 
 
-def schema_findings(ex: Exchange) -> Iterator[tuple[str, Finding]]:
+def schema_judgements(ex: Exchange) -> tuple[set[str], list[tuple[str, Finding]]]:
+    """The x-rules the answer's body was judged by, and the findings of those it broke."""
     if ex.request.method.upper() == "HEAD" or ex.response.truncated or not ex.response.parsed.ok:
-        return
+        return set(), []
     schema = response_schema(ex)
     if schema is None:
-        return
-    for error in jsonschema.Draft202012Validator(schema).iter_errors(ex.response.parsed.value):
+        return set(), []
+    body = ex.response.parsed.value
+    found = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(body):
         rule_id = rule_for_error(error, schema)
         if rule_id is None:
             raise LookupError(f"no x-rule encloses {list(error.absolute_schema_path)} in the contract")
-        for finding in describe(error):
-            yield rule_id, finding
+        found += [(rule_id, finding) for finding in describe(error)]
+    return applied_rules(schema, body), found

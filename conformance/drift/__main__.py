@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     except report.BaselineError as exc:
         print(f"error: {str(exc).replace('--drift-baseline', '--baseline')}.", file=sys.stderr)
         return EXIT_USAGE
-    live = report.live_part("not run", "spec comparison only (python -m conformance.drift)", [], {},
+    live = report.live_part("not run", "spec comparison only (python -m conformance.drift)", [], {}, {},
                             report.NONE)
     published = report.published_part(args.published_spec, set())
     origin = report.provenance(target="none: spec comparison only", started=started, finished=time.time(), seed=None,

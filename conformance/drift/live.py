@@ -7,11 +7,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from conformance.catalogue import load_catalogue
+from conformance.checker import Checked
 from conformance.contract import load_contract
-from conformance.drift.fingerprints import fingerprint, operation_label, violation_fingerprint
+from conformance.exchange import Observation
+from conformance.fingerprints import fingerprint, operation_label, violation_fingerprint
 from conformance.redact import redact
+from conformance.registry import Violation
 from conformance.render import curl_line
-from conformance.run.recorder import Observation
+from conformance.verdicts import Verdict
 
 # Headers any HTTP server may send; the contract documents none of its own.
 ORDINARY_HEADERS = frozenset({
@@ -32,15 +35,16 @@ def version_header(observations: Iterable[Observation]) -> str | None:
     return None
 
 
-def findings(observations: list[Observation]) -> list[dict[str, Any]]:
-    grouped: dict[str, list[tuple[Observation, Any]]] = defaultdict(list)
-    for observation in observations:
-        for violation in observation.violations:
-            grouped[violation_fingerprint(violation)].append((observation, violation))
+def findings(verdicts: dict[str, Verdict]) -> list[dict[str, Any]]:
+    grouped: dict[str, list[Violation]] = defaultdict(list)
+    for verdict in verdicts.values():
+        for violation in verdict.violations:
+            grouped[violation_fingerprint(violation)].append(violation)
     result = []
     for key, seen in grouped.items():
-        observation, violation = seen[0]
-        exchange = observation.exchange
+        violation = seen[0]
+        exchange = violation.exchange
+        assert exchange is not None
         body = exchange.response.body[:EXCERPT].decode("utf-8", "replace")
         result.append({
             "fingerprint": key,
@@ -50,7 +54,7 @@ def findings(observations: list[Observation]) -> list[dict[str, Any]]:
             "operation": operation_label(exchange),
             "count": len(seen),
             "evidence": {
-                "activity": observation.activity,
+                "activity": violation.activity,
                 "request": f"{exchange.request.method.upper()} {exchange.request.raw_path}",
                 "status": exchange.response.status,
                 "pointer": violation.pointer,
@@ -64,7 +68,7 @@ def findings(observations: list[Observation]) -> list[dict[str, Any]]:
     return sorted(result, key=lambda f: (f["level"] != "MUST", order[f["rule"]], f["operation"]))
 
 
-def undocumented(observations: list[Observation]) -> list[dict[str, Any]]:
+def undocumented(evidence: list[Checked]) -> list[dict[str, Any]]:
     contract = load_contract()
     seen: Counter[tuple[str, str, str]] = Counter()
     examples: dict[tuple[str, str, str], str] = {}
@@ -73,8 +77,8 @@ def undocumented(observations: list[Observation]) -> list[dict[str, Any]]:
         seen[(kind, operation, detail)] += 1
         examples.setdefault((kind, operation, detail), example)
 
-    for observation in observations:
-        exchange = observation.exchange
+    for checked in evidence:
+        exchange = checked.observation.exchange
         if exchange.response.transport_error is not None:
             continue
         label = operation_label(exchange)
@@ -88,7 +92,7 @@ def undocumented(observations: list[Observation]) -> list[dict[str, Any]]:
         for name in exchange.response.headers:
             if name.lower() not in ORDINARY_HEADERS:
                 note("header", label, name.lower(), line)
-        for violation in observation.violations:
+        for violation in checked.violations:
             if violation.expected == UNDOCUMENTED_FIELD:
                 note("field", label, violation.pointer.rsplit("/", 1)[-1], line)
     return [

@@ -101,6 +101,7 @@ def _live_section(live: dict[str, Any]) -> list[str]:
                       f"Request:  {evidence['request']} -> {evidence['status']} ({evidence['activity']})",
                       f"Body:     {evidence['body_excerpt']}", f"Reproduce with: {evidence['curl']}",
                       f"Fingerprint: {finding['fingerprint']}", "```", "", "</details>", ""]
+    lines += _verdicts_section(live.get("verdicts", []))
     lines += ["### Undocumented answers seen", ""]
     if live["undocumented"]:
         lines += _table(["State", "Kind", "Operation", "What", "Count", "Example"], [
@@ -114,6 +115,17 @@ def _live_section(live: dict[str, Any]) -> list[str]:
         by_operation[item["operation"]].append(f"{item['kind']} {item['detail']}")
     lines += [f"- {operation}: {', '.join(parts)}" for operation, parts in by_operation.items()] or ["Nothing."]
     return [*lines, ""]
+
+
+def _verdicts_section(verdicts: list[dict[str, Any]]) -> list[str]:
+    """Every rule with how much the run judged it: a rule held only on evidence."""
+    if not verdicts:
+        return []
+    unexercised = [v for v in verdicts if v["outcome"] == "not exercised"]
+    lines = [f"<details><summary>Exchanges judged per rule ({len(unexercised)} rules not exercised)</summary>", ""]
+    lines += _table(["Rule", "Level", "Verdict", "Judged", "Why not exercised"],
+                    [[v["rule"], v["level"], v["outcome"], v["judged"], v["reason"]] for v in verdicts])
+    return [*lines, "</details>", ""]
 
 
 def _accepted(accepted: dict[str, Any] | None) -> str:

@@ -14,8 +14,8 @@ import yaml
 from openapi_spec_validator import validate as validate_openapi
 
 from conformance.contract import ContractError, inline_refs, load_yaml, resolver_for
-from conformance.drift.fingerprints import fingerprint
 from conformance.drift.specdiff import OPERATIONS
+from conformance.fingerprints import fingerprint
 
 DEFAULT_PUBLISHED_SPEC = "https://docs.evermuse.com/openapi/ingest-v1.yaml"
 _BASE = "urn:evermuse-conformance:published"

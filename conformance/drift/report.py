@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
+from conformance.checker import Checked
 from conformance.contract import load_contract
 from conformance.drift import live
 from conformance.drift.published import PublishedUnavailable, find_defects, load_published
 from conformance.drift.specdiff import API_SHOULD_CHANGE, PUBLISHED_SHOULD_CHANGE, diff_documents
 from conformance.expectations import NONE, Expectations
 from conformance.redact import redact
-from conformance.run.recorder import Observation
+from conformance.verdicts import Verdict
 
 SCHEMA_ID = "https://evermuse-conformance.invalid/drift-report/v1"
 SCHEMA_FILE = Path(__file__).with_name("drift-report.schema.json")
@@ -41,11 +42,12 @@ def provenance(*, target: str, started: float, finished: float, seed: int | None
     }
 
 
-def live_part(status: str, reason: str, observations: list[Observation], rules: dict[str, int],
+def live_part(status: str, reason: str, evidence: list[Checked], verdicts: dict[str, Verdict], rules: dict[str, int],
               expectations: Expectations) -> dict[str, Any]:
-    found = live.findings(observations) if status == "checked" else []
+    checked = status == "checked"
+    found = live.findings(verdicts) if checked else []
     for finding in found:
-        deviation = expectations.for_fingerprint(finding["fingerprint"]) or expectations.for_rule(finding["rule"])
+        deviation = expectations.for_rule(finding["rule"]) or expectations.for_fingerprint(finding["fingerprint"])
         finding["accepted"] = None if deviation is None else {
             "reason": deviation.reason, "link": deviation.link, "owner": deviation.owner,
             "expires": deviation.expires.isoformat(), "expired": deviation.expired(dt.date.today())}
@@ -53,9 +55,11 @@ def live_part(status: str, reason: str, observations: list[Observation], rules: 
         "status": status,
         "reason": reason,
         "rules": rules,
+        "verdicts": [{"rule": rule_id, "level": v.rule.level, "outcome": v.outcome.value, "judged": v.judged,
+                      "reason": v.reason} for rule_id, v in verdicts.items()] if checked else [],
         "findings": found,
-        "undocumented": live.undocumented(observations) if status == "checked" else [],
-        "never_observed": live.never_observed(observations) if status == "checked" else [],
+        "undocumented": live.undocumented(evidence) if checked else [],
+        "never_observed": live.never_observed([c.observation for c in evidence]) if checked else [],
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.drift.fingerprints import fingerprint
+from conformance.fingerprints import fingerprint
 
 OPERATIONS = (("post", "/api/v1/ingest"), ("get", "/api/v1/ingest/batches"),
               ("get", "/api/v1/ingest/batches/{batchId}"))

@@ -1,27 +1,18 @@
-"""The scripted part of a run: seed batches, walk the list, poll each batch to its end, then probe."""
+"""The scripted part of a run: seed batches, poll each to its end, walk the list, then send the probes."""
 
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.exchange import Context, Exchange, Sent
-from conformance.run import probes
+from conformance.exchange import Context, Exchange, KeyRole, SentBatch, SeriesEnd
 from conformance.run.client import UNREACHABLE, ApiClient, BudgetSpent, TargetSilent
+from conformance.run.probes import PROBES, WHY_NOT, Facts, Need
 from conformance.run.recorder import Recorder
-from conformance.run.rulesets import (
-    BATCH_BODY,
-    DOWNLOADS,
-    ERRORS,
-    EVERY_ANSWER,
-    FIRST_READ,
-    LIST_WALK,
-    SEED_ANSWER,
-    SERIES,
-)
 from conformance.run.scenarios import Identity, Scenario, build_scenarios
 from conformance.run.settings import RunSettings
 
@@ -31,6 +22,16 @@ TERMINAL = ("COMPLETE", "FAILED")
 FINAL_DOWNLOADS = ("COMPLETE", "PARTIAL_FAILURE", "FAILED")
 READS_AFTER_END = 2
 LIST_PAGE = 2
+# The list may lag its writes this long (EM-LIST-004); the walk waits that long after the last batch.
+LIST_GRACE_S = 3.0
+PAGE_CAP = 12
+# What each valid request is a use of, for EM-HTTP-008.
+LIST_USE = "GET /api/v1/ingest/batches"
+STATUS_USE = "GET /api/v1/ingest/batches/{batchId}"
+
+
+def ingest_use(media_type: str) -> str:
+    return f"POST /api/v1/ingest {media_type}"
 
 
 class CouldNotCheck(Exception):
@@ -41,9 +42,9 @@ class CouldNotCheck(Exception):
 class Seeded:
     scenario: Scenario
     batch_id: str
-    sent: Sent
+    sent: SentBatch
     reads: list[dict[str, Any]] = field(default_factory=list)
-    ended: str | None = None
+    ended: SeriesEnd | None = None
     last_status: str = "not read yet"
 
 
@@ -51,16 +52,16 @@ def status_path(batch_id: str) -> str:
     return f"{BATCHES}/{batch_id}"
 
 
-def terminal_or_none(answer: Exchange) -> str | None:
-    """Whether this read shows the batch at its end; the read is judged knowing it."""
-    return "terminal" if answer.response.status == 200 and has_ended(answer.response.json) else None
-
-
 def has_ended(body: Any) -> bool:
     if not isinstance(body, dict) or body.get("status") not in TERMINAL:
         return False
     # A batch without attachments has no download status to wait for.
     return body.get("attachmentDownloadStatus", "COMPLETE") in FINAL_DOWNLOADS
+
+
+def terminal_or_none(answer: Exchange) -> SeriesEnd | None:
+    """Whether this read shows the batch at its end; the read is judged knowing it."""
+    return SeriesEnd.TERMINAL if answer.response.status == 200 and has_ended(answer.response.json) else None
 
 
 class Campaign:
@@ -71,7 +72,8 @@ class Campaign:
         self.recorder = recorder
         self.progress = progress
         self.clock = clock
-        self.identity = Identity(run_id=f"{settings.seed:08x}"[-8:], product_id=settings.product_id,
+        # Unique per run, so a second run with the same --seed never replays this one's Idempotency-Keys.
+        self.identity = Identity(run_id=secrets.token_hex(4), product_id=settings.product_id,
                                  project_id=settings.project_id)
         self.seeded: list[Seeded] = []
         self.adopted: list[str] = []
@@ -85,24 +87,26 @@ class Campaign:
     def own_batch_ids(self) -> list[str]:
         return [s.batch_id for s in self.seeded] + self.adopted
 
-    def send(self, activity: str, rules: Iterable[str], method: str, path: str, *,
-             context: Context | Callable[[Exchange], Context] | None = None, **kwargs: Any) -> Exchange:
-        """Send, record every attempt against the rules, and return the answer that counts.
-
-        context may be a function of the answer, for reads whose answer decides how they are judged.
-        """
-        rules = frozenset(rules) | EVERY_ANSWER
-        silent: TargetSilent | None = None
-        try:
-            attempts = self.client.send(method, path, **kwargs).attempts
-        except TargetSilent as exc:
-            attempts, silent = exc.attempts, exc
-        judged_as = context(attempts[-1]) if callable(context) else context or self.context()
+    def record(self, activity: str, attempts: tuple[Exchange, ...], context: Context) -> Exchange:
         for attempt in attempts:
-            self.recorder.record(activity, dataclasses.replace(attempt, context=judged_as), rules)
+            self.recorder.record(activity, dataclasses.replace(attempt, context=context))
+        return dataclasses.replace(attempts[-1], context=context)
+
+    def attempt(self, method: str, path: str, **kwargs: Any) -> tuple[tuple[Exchange, ...], TargetSilent | None]:
+        try:
+            return self.client.send(method, path, **kwargs).attempts, None
+        except TargetSilent as exc:
+            return exc.attempts, exc
+
+    def send(self, activity: str, method: str, path: str, *,
+             context: Context | Callable[[Exchange], Context] | None = None, **kwargs: Any) -> Exchange:
+        """Send and record every attempt; context may be a function of the answer, when the answer decides it."""
+        attempts, silent = self.attempt(method, path, **kwargs)
+        judged_as = context(attempts[-1]) if callable(context) else context or self.context()
+        answer = self.record(activity, attempts, judged_as)
         if silent is not None:
             raise silent
-        return dataclasses.replace(attempts[-1], context=judged_as)
+        return answer
 
     # --- the run ------------------------------------------------------------------------------
     def run(self) -> None:
@@ -111,11 +115,12 @@ class Campaign:
                 return
             if self.settings.read_only:
                 self.adopt_batches()
+                self.poll_adopted()
             else:
                 self.seed_all()
+                self.poll_all()
                 self.walk_list()
-            self.poll_all()
-            probes.run_all(self)
+            self.probe_all()
         except BudgetSpent as exc:
             self.stopped = f"{exc} (--max-requests {self.settings.max_requests})"
             if not any(s.reads for s in self.seeded) and not self.adopted:
@@ -130,8 +135,8 @@ class Campaign:
         A target that takes the connection and then says nothing is a finding (EM-HTTP-007), not a
         target that cannot be checked; the run stops there.
         """
-        sent = self.client.send("GET", BATCHES, params={"limit": "1"})
-        answer = sent.final.response
+        attempts = self.client.send("GET", BATCHES, params={"limit": "1"}).attempts
+        answer = attempts[-1].response
         where = self.settings.sources.get("base_url", "--base-url")
         if answer.transport_error is not None and answer.transport_error.startswith(UNREACHABLE):
             raise CouldNotCheck(f"could not reach {self.client.base_url} ({answer.transport_error}); "
@@ -139,15 +144,15 @@ class Campaign:
         if answer.status in (401, 403):
             raise CouldNotCheck(f"the target refused EVERMUSE_API_KEY with {answer.status}; set it to a "
                                 f"key of the target's workspace that may read batches")
-        for attempt in sent.attempts:
-            self.recorder.record("preflight", dataclasses.replace(attempt, context=self.context()), EVERY_ANSWER)
+        self.record("preflight", attempts, self.context(valid_for=LIST_USE))
         if answer.transport_error is not None:
             self.stopped = f"the target did not answer the first request: {answer.transport_error}"
             return False
         return True
 
+    # --- seeding and polling ------------------------------------------------------------------
     def seed_all(self) -> None:
-        # A refused batch is a finding (EM-INGEST-006), not a reason to stop: the probes still run.
+        # A refused batch is a finding (EM-INGEST-006, EM-HTTP-008), not a reason to stop: the probes still run.
         for scenario in build_scenarios(self.identity, self.settings.attachment_url):
             seeded = self.seed(scenario)
             if seeded is not None:
@@ -155,44 +160,38 @@ class Campaign:
 
     def seed(self, scenario: Scenario) -> Seeded | None:
         body, media_type = scenario.body()
-        sent = Sent(records=scenario.records, invalid_positions=scenario.invalid_positions,
-                    sent_at_ms=time.time() * 1000)
-        rules = SEED_ANSWER | (ERRORS if scenario.invalid_positions else frozenset())
-        answer = self.send(f"ingest {scenario.name}", rules, "POST", INGEST, body=body, content_type=media_type,
+        # Against a real target, records are valid only where they name its own product and project.
+        known = self.settings.ids_known
+        sent = SentBatch(records=scenario.records, invalid_positions=scenario.invalid_positions if known else None,
+                         sent_at_ms=time.time() * 1000)
+        valid_use = ingest_use(media_type) if known and len(scenario.invalid_positions) < len(scenario.records) \
+            else None
+        answer = self.send(f"ingest {scenario.name}", "POST", INGEST, body=body, content_type=media_type,
                            headers=self.identity.idempotency_key(scenario.name),
-                           context=self.context(sent=sent))
-        accepted = answer.response.json if answer.response.status == 202 else None
+                           context=self.context(sent=sent, valid_for=valid_use))
+        accepted = answer.response.json if 200 <= answer.response.status < 300 else None
         if not isinstance(accepted, dict) or not isinstance(accepted.get("batchId"), str | int):
-            self.recorder.skip(self.rules_of(scenario), f"the {scenario.name} batch could not be created: "
-                                                        f"POST answered {answer.response.status}")
+            self.recorder.skip(scenario.rules, f"the {scenario.name} batch could not be created: "
+                                               f"POST answered {answer.response.status or 'nothing'}")
+            return None
+        batch_id = str(accepted["batchId"])
+        if batch_id in self.own_batch_ids:
+            self.recorder.skip(scenario.rules, f"the {scenario.name} batch was given the id of an earlier batch, "
+                                               f"so it cannot be read on its own")
             return None
         sent = dataclasses.replace(sent, accepted=accepted, answered_at_ms=answer.response.received_at_ms)
-        seeded = Seeded(scenario, str(accepted["batchId"]), sent)
-        self.read(seeded, FIRST_READ | self.rules_of(scenario), ended=None)
+        seeded = Seeded(scenario, batch_id, sent)
+        self.read(seeded, ended=None)
         return seeded
 
-    @staticmethod
-    def rules_of(scenario: Scenario) -> frozenset[str]:
-        rules = set(SERIES | BATCH_BODY)
-        if scenario.invalid_positions:
-            rules |= ERRORS | {"EM-SENT-004"}
-        if scenario.all_valid:
-            rules.add("EM-SERIES-006")
-        if scenario.has_attachments:
-            rules |= DOWNLOADS | {"EM-SERIES-007", "EM-SENT-010"}
-        if len(scenario.invalid_positions) == len(scenario.records):
-            rules.add("EM-STATUS-002")
-        return frozenset(rules)
-
-    def read(self, seeded: Seeded, rules: Iterable[str], *,
-             ended: str | Callable[[Exchange], str | None] | None) -> Exchange:
+    def read(self, seeded: Seeded, *, ended: SeriesEnd | Callable[[Exchange], SeriesEnd | None] | None) -> Exchange:
         """One read of a seeded batch; ended may be decided from the answer itself."""
 
         def judged(answer: Exchange) -> Context:
             end = ended(answer) if callable(ended) else ended
-            return self.context(sent=seeded.sent, earlier=tuple(seeded.reads), ended=end)
+            return self.context(sent=seeded.sent, earlier=tuple(seeded.reads), ended=end, valid_for=STATUS_USE)
 
-        answer = self.send(f"read {seeded.scenario.name} #{len(seeded.reads) + 1}", rules, "GET",
+        answer = self.send(f"read {seeded.scenario.name} #{len(seeded.reads) + 1}", "GET",
                            status_path(seeded.batch_id), context=judged)
         body = answer.response.json
         if answer.response.status == 200 and isinstance(body, dict):
@@ -200,60 +199,7 @@ class Campaign:
             seeded.last_status = str(body.get("status"))
         return answer
 
-    def walk_list(self) -> None:
-        expect = frozenset(s.batch_id for s in self.seeded)
-        pages: list[Any] = []
-        cursor: str | None = None
-        cap = len(expect) // LIST_PAGE + 3
-        while True:
-            params = {"limit": str(LIST_PAGE), **({"cursor": cursor} if cursor else {})}
-            before = tuple(pages)
-
-            def judged(answer: Exchange, before: tuple[Any, ...] = before) -> Context:
-                return self.context(earlier=before, ended=self._walk_end(answer, before, expect, cap),
-                                    expect_listed=expect)
-
-            answer = self.send(f"list page {len(pages) + 1}", LIST_WALK, "GET", BATCHES, params=params,
-                               context=judged)
-            body = answer.response.json
-            if answer.context.ended or not isinstance(body, dict):
-                return
-            pages.append(body)
-            cursor = body["nextCursor"]
-
-    @staticmethod
-    def _walk_end(answer: Exchange, before: tuple[Any, ...], expect: frozenset[str], cap: int) -> str | None:
-        """Whether this page ends the list walk: the last page, or enough pages to have seen our batches."""
-        body = answer.response.json
-        if not isinstance(body, dict):
-            return "last-page"
-        next_cursor = body.get("nextCursor")
-        if not isinstance(next_cursor, str) or not next_cursor:
-            return "last-page"
-        seen = {b.get("batchId") for page in (*before, body) if isinstance(page, dict)
-                for b in page.get("batches", []) if isinstance(b, dict)}
-        return "page-cap" if expect <= seen or len(before) + 1 >= cap else None
-
-    def adopt_batches(self) -> None:
-        """Read-only: the batches named by --batch-id, else the newest ones the list shows."""
-        if self.settings.batch_ids:
-            self.adopted = list(self.settings.batch_ids)
-        else:
-            answer = self.send("list, to find batches", LIST_WALK | BATCH_BODY, "GET", BATCHES, params={"limit": "5"})
-            body = answer.response.json
-            batches = body.get("batches", []) if isinstance(body, dict) else []
-            self.adopted = [str(b["batchId"]) for b in batches if isinstance(b, dict) and "batchId" in b][:5]
-        if not self.adopted:
-            raise CouldNotCheck("read-only mode found no batch to check: the list is empty; name one with --batch-id")
-        self.recorder.skip(FIRST_READ - BATCH_BODY, "--read-only sends no records, so what was sent is unknown")
-
     def poll_all(self) -> None:
-        if self.settings.read_only:
-            for batch_id in self.adopted:
-                for number in range(3):
-                    self.send(f"read {batch_id} #{number + 1}", BATCH_BODY | ERRORS | DOWNLOADS, "GET",
-                              status_path(batch_id))
-            return
         pending = list(self.seeded)
         start = self.clock()
         deadline = start + self.settings.lifecycle_timeout
@@ -262,18 +208,17 @@ class Campaign:
         while pending:
             timed_out = self.clock() >= deadline
             for seeded in list(pending):
-                rules = self.rules_of(seeded.scenario)
                 if timed_out:
-                    self.read(seeded, rules, ended="timeout")
-                    seeded.ended = "timeout"
+                    self.read(seeded, ended=SeriesEnd.TIMEOUT)
+                    seeded.ended = SeriesEnd.TIMEOUT
                     pending.remove(seeded)
                     continue
-                answer = self.read(seeded, rules, ended=terminal_or_none)
+                answer = self.read(seeded, ended=terminal_or_none)
                 seeded.ended = answer.context.ended
                 if seeded.ended:
                     pending.remove(seeded)
                     for _ in range(READS_AFTER_END):
-                        self.read(seeded, rules, ended=None)
+                        self.read(seeded, ended=None)
             now = self.clock()
             if pending and now - start > 5 and now - last_report >= 5:
                 last_report = now
@@ -282,3 +227,108 @@ class Campaign:
             if pending:
                 time.sleep(interval)
                 interval = min(interval * 1.5, cap)
+
+    # --- the list -------------------------------------------------------------------------------
+    def walk_list(self) -> None:
+        """Page through the list until it has passed the run's batches, then see whether it changed meanwhile."""
+        if self.seeded:
+            newest = max(s.sent.answered_at_ms or 0 for s in self.seeded) / 1000
+            time.sleep(max(0.0, LIST_GRACE_S - (time.time() - newest)))
+        expect = frozenset(s.batch_id for s in self.seeded)
+        created = [r.get("createdAt") for s in self.seeded for r in s.reads[:1]]
+        oldest = min((c for c in created if isinstance(c, int | float)), default=None)
+        pages: list[tuple[tuple[Exchange, ...], Any]] = []
+        cursor: str | None = None
+        end: SeriesEnd | None = None
+        silent: TargetSilent | None = None
+        while end is None:
+            attempts, silent = self.attempt("GET", BATCHES, params={"limit": str(LIST_PAGE),
+                                                                    **({"cursor": cursor} if cursor else {})})
+            body = attempts[-1].response.json if attempts[-1].response.status == 200 else None
+            pages.append((attempts, body))
+            end = self._walk_end([b for _, b in pages], expect, oldest)
+            if silent is not None:
+                break
+            cursor = body["nextCursor"] if end is None else None
+        quiet = None
+        if silent is None and pages and isinstance(pages[0][1], dict):
+            again = self.send("list page 1 again", "GET", BATCHES, params={"limit": str(LIST_PAGE)},
+                              context=self.context(valid_for=LIST_USE))
+            quiet = _ids_of(again.response.json) == _ids_of(pages[0][1])
+        bodies: list[Any] = []
+        for number, (attempts, body) in enumerate(pages, start=1):
+            last = number == len(pages)
+            self.record(f"list page {number}", attempts,
+                        self.context(earlier=tuple(bodies), ended=end if last else None, expect_listed=expect,
+                                     quiet=quiet, valid_for=LIST_USE))
+            bodies.append(body)
+        if silent is not None:
+            raise silent
+
+    @staticmethod
+    def _walk_end(bodies: list[Any], expect: frozenset[str], oldest: float | None) -> SeriesEnd | None:
+        body = bodies[-1]
+        if not isinstance(body, dict) or not isinstance(body.get("nextCursor"), str) or not body["nextCursor"]:
+            return SeriesEnd.LAST_PAGE
+        listed = {batch_id for page in bodies for batch_id in _ids_of(page)}
+        older = oldest is not None and any(isinstance(b, dict) and isinstance(b.get("createdAt"), int | float)
+                                           and b["createdAt"] < oldest for b in body.get("batches", []))
+        if expect <= listed or older:
+            return SeriesEnd.PASSED
+        return SeriesEnd.PAGE_CAP if len(bodies) >= PAGE_CAP + len(expect) // LIST_PAGE else None
+
+    # --- read-only ----------------------------------------------------------------------------
+    def adopt_batches(self) -> None:
+        """Read-only: the batches named by --batch-id, else the newest ones the list shows."""
+        if self.settings.batch_ids:
+            self.adopted = list(self.settings.batch_ids)
+        else:
+            answer = self.send("list, to find batches", "GET", BATCHES, params={"limit": "5"},
+                               context=self.context(valid_for=LIST_USE))
+            self.adopted = [str(b) for b in _ids_of(answer.response.json)][:5]
+        if not self.adopted:
+            raise CouldNotCheck("read-only mode found no batch to check: the list is empty; name one with --batch-id")
+
+    def poll_adopted(self) -> None:
+        for batch_id in self.adopted:
+            reads: list[Any] = []
+            for number in range(3):
+                answer = self.send(f"read {batch_id} #{number + 1}", "GET", status_path(batch_id),
+                                   context=self.context(earlier=tuple(reads)))
+                if answer.response.status == 200 and isinstance(answer.response.json, dict):
+                    reads.append(answer.response.json)
+
+    # --- probes -----------------------------------------------------------------------------------
+    def facts(self) -> Facts:
+        listed = frozenset(str(batch_id) for o in self.recorder.observations
+                           if o.exchange.context.valid_for == LIST_USE and o.exchange.key_role != KeyRole.OTHER
+                           for batch_id in _ids_of(o.exchange.response.json))
+        return Facts(self.identity, tuple(self.own_batch_ids), tuple((s.scenario, s.sent) for s in self.seeded),
+                     listed)
+
+    def meets(self, need: Need, facts: Facts) -> bool:
+        return {
+            Need.WRITES: not self.settings.read_only,
+            Need.READ_KEY: self.client.keys.read is not None,
+            Need.OTHER_KEY: self.client.keys.other is not None,
+            Need.OWN_BATCH: bool(facts.own_batch_ids),
+            Need.SEEDED_BATCH: bool(facts.seeded),
+        }[need]
+
+    def probe_all(self) -> None:
+        facts = self.facts()
+        for probe in PROBES:
+            missing = [need for need in probe.needs if not self.meets(need, facts)]
+            if missing:
+                self.recorder.skip(probe.rules, WHY_NOT[missing[0]])
+                continue
+            for step in probe.steps(facts):
+                self.send(step.activity, step.method, step.path, key=step.key, params=step.params, body=step.body,
+                          content_type=step.content_type, headers=step.headers,
+                          context=self.context(intent=step.intent, sent=step.sent, replay_of=step.replay_of))
+
+
+def _ids_of(body: Any) -> list[Any]:
+    batches = body.get("batches") if isinstance(body, dict) else None
+    return [b.get("batchId") for b in batches if isinstance(b, dict)] if isinstance(batches, list) else []
+

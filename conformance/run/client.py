@@ -10,9 +10,12 @@ from dataclasses import dataclass
 import httpx
 
 from conformance import __version__
-from conformance.exchange import Exchange, Keys, Request, Response
+from conformance.exchange import Exchange, KeyRole, Keys, Request, Response
 
-MAX_BODY_BYTES = 1024 * 1024
+# The most of an answer the suite reads; the API's own 5 MB limit on requests is another number.
+READ_CAP_BYTES = 1024 * 1024
+# A key of the right shape that names no key, for the probes of unknown keys.
+UNKNOWN_KEY = "em_sk_conformance_names_no_key"
 UNREACHABLE = "could not connect"
 MAX_429_RETRIES = 3
 MAX_RETRY_WAIT = 30.0
@@ -50,7 +53,7 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class Sent:
+class Attempts:
     """One request as it left, with every answer it got, retries included; the last is the one that counts."""
 
     attempts: tuple[Exchange, ...]
@@ -87,13 +90,20 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def key_for(self, role: str | None) -> str | None:
-        return None if role is None else getattr(self.keys, role, None) or role
+    def key_for(self, role: KeyRole) -> str | None:
+        if role == KeyRole.MISSING:
+            return None
+        if role == KeyRole.UNKNOWN:
+            return UNKNOWN_KEY
+        key = self.keys.of(role)
+        if key is None:
+            raise ValueError(f"the run has no {role} key; an activity that needs one must say so")
+        return key
 
-    def send(self, method: str, path: str, *, key: str | None = "write", body: bytes | None = None,
+    def send(self, method: str, path: str, *, key: KeyRole = KeyRole.WRITE, body: bytes | None = None,
              content_type: str | None = None, headers: Mapping[str, str] | None = None,
-             params: Mapping[str, str] | None = None) -> Sent:
-        """Send one request; key is a role ("write", "read", "other"), a literal key, or None for no key.
+             params: Mapping[str, str] | None = None) -> Attempts:
+        """Send one request with the key of a role (MISSING: no key; UNKNOWN: a key that names none).
 
         A 429 is waited out and retried; a request that gets no answer is sent once more, with the
         same headers, so a POST keeps its Idempotency-Key.
@@ -111,7 +121,7 @@ class ApiClient:
         while True:
             if not self.budget.take():
                 if attempts:
-                    return Sent(tuple(attempts))
+                    return Attempts(tuple(attempts))
                 raise BudgetSpent(f"the request budget of {self.budget.limit} is spent")
             response = self._once(request, url)
             attempts.append(Exchange(request, response))
@@ -123,13 +133,13 @@ class ApiClient:
                 if not retried_silence:
                     retried_silence = True
                     continue
-                return Sent(tuple(attempts))
+                return Attempts(tuple(attempts))
             self._silent_in_a_row = 0
             throttled = sum(1 for a in attempts if a.response.status == 429)
             if response.status == 429 and throttled <= MAX_429_RETRIES:
                 self.sleep(retry_wait(response))
                 continue
-            return Sent(tuple(attempts))
+            return Attempts(tuple(attempts))
 
     def _once(self, request: Request, url: httpx.URL) -> Response:
         try:
@@ -138,10 +148,10 @@ class ApiClient:
                 for chunk in answer.iter_bytes():
                     chunks.append(chunk)
                     size += len(chunk)
-                    if size > MAX_BODY_BYTES:
+                    if size > READ_CAP_BYTES:
                         truncated = True
                         break
-                body = b"".join(chunks)[: MAX_BODY_BYTES + 1]
+                body = b"".join(chunks)[: READ_CAP_BYTES + 1]
                 return Response(answer.status_code, dict(answer.headers), body, truncated=truncated)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return Response(0, transport_error=f"{UNREACHABLE}: {_plain(exc)} ({type(exc).__name__})")

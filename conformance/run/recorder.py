@@ -1,51 +1,37 @@
-"""Everything the run saw: each exchange with the violations it shows, and which rules the run exercised."""
+"""Everything the run saw, in order, and why an activity could not run. It records; it judges nothing."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-from conformance.checker import check
-from conformance.exchange import Exchange
-from conformance.registry import Violation
-
-RATE_RULE = "EM-RATE-001"
-
-
-@dataclass(frozen=True)
-class Observation:
-    activity: str
-    exchange: Exchange
-    violations: tuple[Violation, ...]
+from conformance.exchange import Exchange, Observation
 
 
 class Recorder:
     def __init__(self) -> None:
-        self.observations: list[Observation] = []
-        self.exercised: set[str] = set()
-        self.not_exercised: dict[str, str] = {}
+        self._observations: list[Observation] = []
+        # For rules an activity of the run could not exercise: why (a key not set, --read-only, ...).
+        self._skipped: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def record(self, activity: str, exchange: Exchange, rules: Iterable[str]) -> Observation:
-        observation = Observation(activity, exchange, tuple(check(exchange)))
+    def record(self, activity: str, exchange: Exchange) -> Observation:
+        observation = Observation(activity, exchange)
         with self._lock:
-            self.observations.append(observation)
-            self.exercised.update(rules)
-            if exchange.response.status == 429:
-                self.exercised.add(RATE_RULE)
+            self._observations.append(observation)
         return observation
 
     def skip(self, rules: Iterable[str], reason: str) -> None:
-        """Rules an activity would have exercised, and why it could not."""
         with self._lock:
             for rule in rules:
-                self.not_exercised.setdefault(rule, reason)
-
-    def violations_of(self, rule_id: str) -> list[tuple[Observation, Violation]]:
-        with self._lock:
-            return [(o, v) for o in self.observations for v in o.violations if v.rule.id == rule_id]
+                self._skipped.setdefault(rule, reason)
 
     @property
-    def requests(self) -> int:
-        return len(self.observations)
+    def observations(self) -> list[Observation]:
+        with self._lock:
+            return list(self._observations)
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._skipped)

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 TEST_DATA_TAG = "evermuse-conformance"
-UNREACHABLE_URL = "https://files.evermuse-conformance.invalid/never-there.pdf"
+# Two distinct addresses under .invalid (RFC 6761): no download from them can succeed.
+UNREACHABLE_URLS = ("https://files.evermuse-conformance.invalid/never-there.pdf",
+                    "https://files.evermuse-conformance.invalid/not-there-either.pdf")
 
 # Each way of breaking a record breaks exactly one documented constraint of the Integration Envelope.
 BREAKAGES: dict[str, tuple[str, Any]] = {
@@ -70,6 +72,8 @@ class Scenario:
     records: tuple[dict[str, Any], ...]
     invalid_positions: frozenset[int]
     body_form: str  # "array", "records" or "ndjson"
+    # Rules only this batch gives something to judge: they are not exercised when it cannot be created.
+    rules: frozenset[str] = frozenset()
 
     @property
     def has_attachments(self) -> bool:
@@ -79,16 +83,22 @@ class Scenario:
     def all_valid(self) -> bool:
         return not self.invalid_positions
 
+    @property
+    def media_type(self) -> str:
+        return "application/x-ndjson" if self.body_form == "ndjson" else "application/json"
+
     def body(self) -> tuple[bytes, str]:
         if self.body_form == "ndjson":
-            return ("\n".join(json.dumps(r) for r in self.records) + "\n").encode(), "application/x-ndjson"
+            return ("\n".join(json.dumps(r) for r in self.records) + "\n").encode(), self.media_type
         value: Any = list(self.records) if self.body_form == "array" else {"records": list(self.records)}
-        return json.dumps(value).encode(), "application/json"
+        return json.dumps(value).encode(), self.media_type
 
 
-def _scenario(name: str, description: str, body_form: str, records: list[tuple[dict[str, Any], bool]]) -> Scenario:
+def _scenario(name: str, description: str, body_form: str, records: list[tuple[dict[str, Any], bool]],
+              rules: str = "") -> Scenario:
     return Scenario(name, description, tuple(r for r, _ in records),
-                    frozenset(i for i, (_, valid) in enumerate(records) if not valid), body_form)
+                    frozenset(i for i, (_, valid) in enumerate(records) if not valid), body_form,
+                    frozenset(rules.split()))
 
 
 def build_scenarios(identity: Identity, reachable_url: str) -> list[Scenario]:
@@ -102,18 +112,24 @@ def build_scenarios(identity: Identity, reachable_url: str) -> list[Scenario]:
 
     cycle = [("nature",), ("event_at", "vendor_ids"), ("project_ids", "nature", "event_at")]
     many = [ok(i, "message") if i in (0, 7, 14, 21, 29) else bad(i, "message", *cycle[i % 3]) for i in range(30)]
-    good, unreachable = {"type": "file", "vendor_url": reachable_url}, {"type": "file", "vendor_url": UNREACHABLE_URL}
+    good = {"type": "file", "vendor_url": reachable_url}
+    lost, also_lost = ({"type": "file", "vendor_url": url} for url in UNREACHABLE_URLS)
     return [
         _scenario("all-valid", "three valid records, sent as a JSON array", "array",
-                  [ok(i, "conversation") for i in range(3)]),
-        _scenario("mixed", "valid records and two invalid ones at known places, sent as a records object", "records",
-                  [ok(0, "email"), bad(1, "email", "vendor_ids", "event_at"), ok(2, "email"),
-                   bad(3, "email", "nature"), ok(4, "email")]),
-        _scenario("many-errors", "25 invalid records with 1 to 3 errors each among 5 valid ones", "array", many),
+                  [ok(i, "conversation") for i in range(3)], "EM-SERIES-006"),
+        _scenario("mixed", "valid records and two invalid ones at known places, one of them with an attachment, "
+                  "sent as a records object", "records",
+                  [ok(0, "email"), bad(1, "email", "vendor_ids", "event_at", attachments=[good]), ok(2, "email"),
+                   bad(3, "email", "nature"), ok(4, "email")], "EM-SENT-004 EM-SENT-011"),
+        _scenario("many-errors", "25 invalid records with 1 to 3 errors each among 5 valid ones", "array", many,
+                  "EM-ERR-006"),
         _scenario("all-invalid", "three invalid records and no valid one", "array",
-                  [bad(0, "call", "nature"), bad(1, "call", "event_at", "vendor_ids"), bad(2, "call", "project_ids")]),
-        _scenario("attachments", "attachments that download and one that cannot, sent as NDJSON", "ndjson",
-                  [ok(0, "meeting_notes", attachments=[unreachable, good]),
-                   bad(1, "meeting_notes", "event_at", attachments=[good]),
-                   ok(2, "meeting_notes", attachments=[good]), ok(3, "meeting_notes")]),
+                  [bad(0, "call", "nature"), bad(1, "call", "event_at", "vendor_ids"), bad(2, "call", "project_ids")],
+                  "EM-STATUS-002"),
+        _scenario("attachments", "valid records with three attachments, two at addresses that cannot download, "
+                  "sent as NDJSON", "ndjson",
+                  [ok(0, "meeting_notes", attachments=[lost, good]), ok(1, "meeting_notes", attachments=[also_lost]),
+                   ok(2, "meeting_notes")],
+                  "EM-ATT-003 EM-ATT-004 EM-ATT-006 EM-ATT-008 EM-SENT-010 EM-SENT-012 EM-SERIES-004 EM-SERIES-005 "
+                  "EM-SERIES-007 EM-SERIES-008"),
     ]

@@ -39,12 +39,6 @@ class Setting:
     parse: Callable[[str, str], Any] = lambda text, source: text
 
 
-@dataclass(frozen=True)
-class Resolved:
-    value: Any
-    source: str
-
-
 def _number(kind: type, minimum: float) -> Callable[[str, str], Any]:
     def parse(text: str, source: str) -> Any:
         try:
@@ -108,12 +102,18 @@ class RunSettings:
     batch_ids: tuple[str, ...] = ()
     strict: bool = False
     simulator_faults: tuple[str, ...] = ()
+    simulator_choices: tuple[str, ...] = ()
     simulator_lifecycle: float = 1.0
     sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
         return self.base_url is None
+
+    @property
+    def ids_known(self) -> bool:
+        """Whether the records' product and project exist on the target, so the run knows which records are valid."""
+        return self.embedded or "default" not in (self.sources.get("product_id"), self.sources.get("project_id"))
 
     def describe(self) -> list[tuple[str, str]]:
         """Every resolved setting with where it came from, for the report header; keys only as present/absent."""
@@ -131,8 +131,13 @@ class RunSettings:
         if self.batch_ids:
             rows.append(("batch ids", ", ".join(self.batch_ids)))
         rows.append(("SHOULD rules", "fail the run (--strict)" if self.strict else "reported, do not fail"))
+        if not self.ids_known:
+            rows.append(("record validity", "unknown: set --product-id and --project-id to ids of the target's "
+                                            "workspace to judge what becomes of valid records"))
         if self.simulator_faults:
             rows.append(("simulator faults", ", ".join(self.simulator_faults)))
+        if self.simulator_choices:
+            rows.append(("simulator choices", ", ".join(self.simulator_choices)))
         return rows
 
 
@@ -178,8 +183,9 @@ def _check_consistency(settings: RunSettings) -> None:
         if settings.batch_ids and not settings.read_only:
             raise SettingsError("--batch-id names batches of a real target; add --read-only and --base-url.")
         return
-    if settings.simulator_faults:
-        raise SettingsError("--simulator-fault applies to the embedded simulator only; leave out --base-url.")
+    if settings.simulator_faults or settings.simulator_choices:
+        raise SettingsError("--simulator-fault and --simulator-choice apply to the embedded simulator only; "
+                            "leave out --base-url.")
     if settings.keys.write is None and not settings.read_only:
         raise SettingsError(
             "EVERMUSE_API_KEY is not set: export an api:write key of the target's workspace, "

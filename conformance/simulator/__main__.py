@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from conformance.latitudes import load_latitudes
+from conformance.simulator.choices import UnknownChoice
 from conformance.simulator.faults import FAULTS, UnknownFault
 from conformance.simulator.server import LOOPBACK, SimulatorDidNotStart, SimulatorServer, make_settings
 
@@ -24,6 +26,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="break one rule on purpose (repeatable); see --list-faults")
     p.add_argument("--list-faults", action="store_true", help="print every fault with the rule it breaks, and exit")
+    p.add_argument("--choice", action="append", default=[], metavar="NAME=VALUE",
+                   help="make another choice the docs leave open (repeatable); see --list-choices")
+    p.add_argument("--list-choices", action="store_true",
+                   help="print every choice with its alternatives, the default first, and exit")
     p.add_argument("--speed", choices=sorted(SPEEDS), default="fast",
                    help="fast: a batch ends in about a second (default); realistic: in about four minutes")
     p.add_argument("--lifecycle-seconds", type=float, help="seconds from LANDING to the end; overrides --speed")
@@ -38,14 +44,21 @@ def main(argv: list[str] | None = None) -> int:
         for fault in FAULTS.values():
             print(f"{fault.name:<{width}}  {fault.rule:<14}  {fault.description}")
         return 0
+    if args.list_choices:
+        latitudes = load_latitudes()
+        width = max(map(len, latitudes))
+        for latitude in latitudes.values():
+            print(f"{latitude.name:<{width}}  {' | '.join(latitude.values)}  ({latitude.question})")
+        return 0
     lifecycle = args.lifecycle_seconds if args.lifecycle_seconds is not None else SPEEDS[args.speed]
     if lifecycle <= 0:
         print("error: --lifecycle-seconds must be above 0.", file=sys.stderr)
         return EXIT_USAGE
     try:
         settings = make_settings(write_key=args.api_key, read_key=args.read_api_key, other_key=args.other_api_key,
-                                 faults=args.fault, lifecycle_seconds=lifecycle, rate_limit=args.rate_limit)
-    except UnknownFault as exc:
+                                 faults=args.fault, choices=args.choice, lifecycle_seconds=lifecycle,
+                                 rate_limit=args.rate_limit)
+    except (UnknownFault, UnknownChoice) as exc:
         print(f"error: {exc}.", file=sys.stderr)
         return EXIT_USAGE
     server = SimulatorServer(settings, port=args.port)
@@ -58,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  write key (api:write, workspace main):  {settings.write_key}")
     print(f"  read key  (api:read,  workspace main):  {settings.read_key}")
     print(f"  other key (api:write, workspace other): {settings.other_key}")
-    print(f"  lifecycle: {lifecycle:g} s; faults: {', '.join(args.fault) or 'none'}; stop with Ctrl-C", flush=True)
+    print(f"  lifecycle: {lifecycle:g} s; faults: {', '.join(args.fault) or 'none'}; "
+          f"choices: {', '.join(settings.choices.described()) or 'the defaults'}; stop with Ctrl-C", flush=True)
     try:
         server.wait()
     except KeyboardInterrupt:

@@ -15,17 +15,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
-from conformance.simulator.records import JSON, NDJSON, NotABatch, read_records, validate_batch
-from conformance.simulator.store import Store
+from conformance.simulator.records import JSON, NDJSON, MixedBatch, NotABatch, read_records, validate_batch
+from conformance.simulator.store import Store, UnknownCursor
 from conformance.simulator.views import accepted_view, status_view
 
 log = logging.getLogger("evermuse.simulator")
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
+BODY_LIMITS = {"5-MiB": 5 * 1024 * 1024, "5-MB": 5_000_000}
 FORMAT_HINTS = ("text", "audio", "video", "file")
 MAIN, OTHER = "main", "other"
-NOT_FOUND_BEFORE = 0.5
+# Seconds a new batch answers 404: long enough that the suite's grace of 3 s has passed (fault), or
+# well within it (a choice the docs leave open).
+NOT_FOUND_FOR_FAULT, NOT_FOUND_FOR_CHOICE = 6.0, 1.0
+RATE_LIMITS = {"none": None, "40-per-second": 40}
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Settings:
     read_key: str
     other_key: str
     faults: FaultSet = field(default_factory=FaultSet)
+    choices: ChoiceSet = field(default_factory=ChoiceSet)
     lifecycle_seconds: float = 1.0
     # Requests per second per key; None leaves requests unlimited.
     rate_limit: int | None = None
@@ -56,10 +61,13 @@ class Refused(Exception):
     """A request the API answers with an error envelope."""
 
     def __init__(self, status: int, code: str, message: str, *, retry_after: float | None = None,
-                 headers: dict[str, str] | None = None, omit_retry_after: bool = False):
+                 headers: dict[str, str] | None = None, omit_retry_after: bool = False,
+                 errors: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.retry_after, self.headers, self.omit_retry_after = retry_after, headers or {}, omit_retry_after
+        # The records a 400 blames, for a server that lists them as the published 400 says.
+        self.errors = errors
 
 
 class DeliberateDrop(Exception):
@@ -83,8 +91,12 @@ class Simulator:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.faults = settings.faults
+        self.choices = settings.choices
         self.grants = settings.grants()
-        self.store = Store(settings.lifecycle_seconds, settings.faults)
+        self.store = Store(settings.lifecycle_seconds, settings.faults, settings.choices)
+        self.rate_limit = settings.rate_limit if settings.rate_limit is not None else next(
+            limit for value, limit in RATE_LIMITS.items() if self.choices.picks("rate-limit", value))
+        self.body_limit = next(limit for value, limit in BODY_LIMITS.items() if self.choices.picks("body-limit", value))
         self._windows: dict[str, tuple[int, int]] = {}
         self._requests = 0
         self._status_reads = 0
@@ -111,13 +123,20 @@ class Simulator:
         key = request.headers.get("x-api-key")
         if key is not None and "key-echoed-in-header" in self.faults:
             headers["x-debug-key"] = key
+        if media_type == JSON and self.choices.picks("json-charset", "utf-8"):
+            media_type = f"{JSON}; charset=utf-8"
         content = raw if raw is not None else json.dumps(body, separators=(",", ":")).encode()
         return Response(content, status_code=status, headers=headers, media_type=media_type)
 
     def _refusal(self, request: Request, refused: Refused) -> Response:
         body: dict[str, Any] = {"error": refused.code, "message": refused.message}
-        if refused.status == 404 and "error-body-problem-json" in self.faults:
-            body = {"type": "about:blank", "title": "Not Found", "status": 404, "detail": refused.message}
+        problem = (refused.status == 404 and "error-body-problem-json" in self.faults) or (
+            refused.status == 400 and "bad-request-problem-json" in self.faults)
+        if problem:
+            body = {"type": "about:blank", "title": refused.code, "status": refused.status, "detail": refused.message}
+        elif refused.status == 400 and request.url.path.endswith("/ingest") and (
+                refused.errors is not None or self.choices.picks("bad-request-body", "with-errors")):
+            body["errors"] = refused.errors or []
         if refused.retry_after is not None and not refused.omit_retry_after:
             body["retryAfter"] = refused.retry_after
         return self._answer(request, refused.status, body, headers=refused.headers)
@@ -145,7 +164,7 @@ class Simulator:
         if "rate-limit-without-retry-after" in self.faults and self._requests % 40 == 0:
             raise Refused(429, "rate_limited", "Too many requests.", headers={"Retry-After": "0"},
                           retry_after=0, omit_retry_after=True)
-        if self.settings.rate_limit is None:
+        if self.rate_limit is None:
             return
         now = time.monotonic()
         second = int(now)
@@ -154,9 +173,9 @@ class Simulator:
             window, used = second, 0
         used += 1
         self._windows[key or ""] = (window, used)
-        if used > self.settings.rate_limit:
+        if used > self.rate_limit:
             wait = round(max(0.01, window + 1 - now), 2)
-            raise Refused(429, "rate_limited", f"More than {self.settings.rate_limit} requests in a second.",
+            raise Refused(429, "rate_limited", f"More than {self.rate_limit} requests in a second.",
                           retry_after=wait, headers={"Retry-After": str(math.ceil(wait))})
 
     def _authorize(self, request: Request, permission: str) -> Grant:
@@ -177,43 +196,69 @@ class Simulator:
             raise Refused(403, "forbidden", "This key lacks the api:write permission.")
         return grant
 
+    def _guarded(self, request: Request, permission: str, validate: Any) -> tuple[Grant, Any]:
+        """Authorise and validate the request in the order the simulator chose; validate's result comes back."""
+        if self.choices.picks("auth-or-validation-first", "validation-first"):
+            checked = validate()
+            return self._authorize(request, permission), checked
+        grant = self._authorize(request, permission)
+        return grant, validate()
+
     # --- operations ---------------------------------------------------------------------------
+    def _ingest_headers(self, request: Request) -> str:
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in (JSON, NDJSON) or (media_type == NDJSON and "ndjson-refused-415" in self.faults):
+            raise Refused(415, "unsupported_media_type", "Send application/json or application/x-ndjson.")
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is not None and len(idempotency_key) > 256:
+            raise Refused(400, "invalid_idempotency_key", "An Idempotency-Key has at most 256 characters.")
+        hints = request.query_params.getlist("format")
+        if any(hint not in FORMAT_HINTS for hint in hints):
+            raise Refused(400, "invalid_format", f"format is one of {', '.join(FORMAT_HINTS)}.")
+        return media_type
+
     async def ingest(self, request: Request) -> Response:
         try:
-            grant = self._authorize(request, "api:write")
-            media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type not in (JSON, NDJSON):
-                raise Refused(415, "unsupported_media_type", "Send application/json or application/x-ndjson.")
-            idempotency_key = request.headers.get("idempotency-key")
-            if idempotency_key is not None and len(idempotency_key) > 256:
-                raise Refused(400, "invalid_idempotency_key", "An Idempotency-Key has at most 256 characters.")
-            hints = request.query_params.getlist("format")
-            if any(hint not in FORMAT_HINTS for hint in hints):
-                raise Refused(400, "invalid_format", f"format is one of {', '.join(FORMAT_HINTS)}.")
+            grant, media_type = self._guarded(request, "api:write", lambda: self._ingest_headers(request))
             body = await self._read_body(request)
+            idempotency_key = request.headers.get("idempotency-key")
             replay = None
             if idempotency_key is not None and "idempotency-ignored" not in self.faults:
+                earlier, conflict = self.store.earlier_answer(grant.workspace, idempotency_key, media_type, body)
+                if earlier is not None:
+                    return self._answer(request, self._accepted_status(), earlier)
+                if conflict and self.choices.picks("same-key-other-body", "409"):
+                    raise Refused(409, "idempotency_key_reused", "This Idempotency-Key came with another body.")
                 replay = self.store.replay_key(grant.workspace, idempotency_key, media_type, body)
-                if replay in self.store.replays:
-                    return self._answer(request, 202, self.store.replays[replay])
             try:
-                records = read_records(body, media_type)
+                records = read_records(body, media_type, self.choices)
+                validated = validate_batch(records, self.choices, skip_nature="nature-not-validated" in self.faults)
             except NotABatch as exc:
                 if not ("empty-batch-accepted" in self.faults and body.strip() == b"[]"):
                     raise Refused(400, "invalid_batch", str(exc)) from None
-                records = []
-            validated = validate_batch(records, skip_nature="nature-not-validated" in self.faults)
+                validated = validate_batch([], self.choices)
+            except MixedBatch as exc:
+                raise Refused(400, "mixed_batch", str(exc)) from None
             if validated.rejected and "invalid-record-refuses-batch" in self.faults:
                 raise Refused(400, "invalid_records", f"{len(validated.rejected)} records are invalid.")
-            answer = accepted_view(self.store.create(grant.workspace, validated), self.faults)
+            if validated.size and not validated.accepted_count and self.choices.picks("no-valid-record",
+                                                                                       "400-with-errors"):
+                raise Refused(400, "no_valid_record", "Every record of the batch is invalid.",
+                              errors=validated.errors[:20])
+            batch = self.store.create(grant.workspace, validated)
+            earlier_id = next(iter(self.store.batches)) if "accepted-id-reused" in self.faults else None
+            answer = accepted_view(batch, self.faults, self.choices, earlier_id=earlier_id)
             if replay is not None:
                 self.store.replays[replay] = answer
-            return self._answer(request, 202, answer)
+            return self._answer(request, self._accepted_status(), answer)
         except Refused as refused:
             return self._refusal(request, refused)
 
+    def _accepted_status(self) -> int:
+        return 201 if "ingest-created-201" in self.faults else 202
+
     async def _read_body(self, request: Request) -> bytes:
-        limit = None if "no-size-limit" in self.faults else MAX_BODY_BYTES
+        limit = None if "no-size-limit" in self.faults else self.body_limit
         declared = request.headers.get("content-length", "")
         if limit is not None and declared.isdigit() and int(declared) > limit:
             raise Refused(413, "payload_too_large", "The body is over 5 MB.")
@@ -225,18 +270,29 @@ class Simulator:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def _list_parameters(self, request: Request) -> tuple[int, str | None]:
+        if "list-always-400" in self.faults:
+            raise Refused(400, "invalid_request", "The list could not read the request.")
+        limit = self._limit(request.query_params.getlist("limit"))
+        cursors = request.query_params.getlist("cursor")
+        cursor = cursors[-1] if cursors else None
+        if cursor is not None and len(cursor) > 256:
+            raise Refused(400, "invalid_cursor", "A cursor has at most 256 characters.")
+        return limit, cursor
+
     async def list_batches(self, request: Request) -> Response:
         try:
-            grant = self._authorize(request, "api:read")
-            limit = self._limit(request.query_params.getlist("limit"))
-            cursors = request.query_params.getlist("cursor")
-            cursor = cursors[-1] if cursors else None
-            if cursor is not None and len(cursor) > 256:
-                raise Refused(400, "invalid_cursor", "A cursor has at most 256 characters.")
-            page, next_cursor = self.store.page(grant.workspace, limit, cursor)
+            grant, (limit, cursor) = self._guarded(request, "api:read", lambda: self._list_parameters(request))
+            try:
+                page, next_cursor = self.store.page(grant.workspace, limit, cursor)
+            except UnknownCursor:
+                if self.choices.picks("unissued-cursor", "400"):
+                    raise Refused(400, "invalid_cursor", "This cursor was not issued by the list.") from None
+                page, next_cursor = [], None
             now = time.monotonic()
             body: dict[str, Any] = {
-                "batches": [status_view(b, self.faults, progress=b.progress(now), counted_read=False) for b in page],
+                "batches": [status_view(b, self.faults, self.choices, progress=b.progress(now), counted_read=False)
+                            for b in page],
                 "nextCursor": next_cursor,
             }
             if next_cursor is None and "list-missing-next-cursor" in self.faults:
@@ -262,27 +318,36 @@ class Simulator:
             raise Refused(status, "invalid_limit", "limit is a whole number from 1 to 100.")
         return 100 if "limit-ignored" in self.faults else limit
 
+    def _batch_id(self, request: Request) -> str:
+        batch_id = request.path_params["batchId"]
+        if len(batch_id) > 128:
+            if "long-id-crashes" in self.faults:
+                raise Refused(500, "internal_error", "The batch id overflowed a column.")
+            raise Refused(400, "invalid_batch_id", "A batch id has at most 128 characters.")
+        if '"' in batch_id and "quoted-id-crashes" in self.faults:
+            raise Refused(500, "internal_error", "The batch id broke a query.")
+        if self.choices.picks("batch-id-format", "other-shapes-400") and not self.store.id_shape_is_ours(batch_id):
+            raise Refused(400, "invalid_batch_id", "This is not a batch id.")
+        return batch_id
+
     async def batch_status(self, request: Request) -> Response:
         try:
-            grant = self._authorize(request, "api:read")
-            batch_id = request.path_params["batchId"]
-            if len(batch_id) > 128:
-                if "long-id-crashes" in self.faults:
-                    raise Refused(500, "internal_error", "The batch id overflowed a column.")
-                raise Refused(400, "invalid_batch_id", "A batch id has at most 128 characters.")
+            grant, batch_id = self._guarded(request, "api:read", lambda: self._batch_id(request))
             batch = self.store.find(grant.workspace, batch_id)
             if batch is None:
                 if "unknown-id-400" in self.faults and batch_id not in self.store.batches:
                     raise Refused(400, "invalid_batch_id", "This is not a batch id.")
                 raise Refused(404, "not_found", "No batch with this id in your workspace.")
             progress = batch.progress()
-            if "new-batch-not-found" in self.faults and progress * batch.lifecycle_seconds < NOT_FOUND_BEFORE:
+            age = progress * batch.lifecycle_seconds
+            if ("new-batch-not-found" in self.faults and age < NOT_FOUND_FOR_FAULT) or (
+                    self.choices.picks("read-after-write", "404-for-1s") and age < NOT_FOUND_FOR_CHOICE):
                 raise Refused(404, "not_found", "No batch with this id in your workspace.")
             batch.reads += 1
             self._status_reads += 1
             if "status-connection-drops" in self.faults and self._status_reads % 8 == 0:
                 return DroppedConnection()
-            view = status_view(batch, self.faults, progress=progress, counted_read=True)
+            view = status_view(batch, self.faults, self.choices, progress=progress, counted_read=True)
             if "status-internal-id" in self.faults:
                 view["batchId"] = f"int-{batch.seq}"
             media_type = "text/plain" if "text-plain-content-type" in self.faults else JSON

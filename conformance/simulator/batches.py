@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
 
 ERRORS_SHOWN = 20
@@ -47,15 +48,16 @@ class Batch:
         elapsed = (time.monotonic() if now is None else now) - self.created_mono
         return elapsed / self.lifecycle_seconds
 
-    def status(self, progress: float, faults: FaultSet) -> str:
+    def status(self, progress: float, faults: FaultSet, choices: ChoiceSet) -> str:
         if progress < LANDED_AT:
             return "LANDING"
         if progress < PROCESSING_AT:
             return "LANDED"
         if progress < ENDED_AT or "batches-stuck-processing" in faults:
             return "PROCESSING"
-        # A batch in which every record was rejected has nothing left to process.
-        return "FAILED" if self.accepted == 0 and self.rejected > 0 else "COMPLETE"
+        if self.accepted == 0 and self.rejected > 0 and choices.picks("no-valid-record-end", "FAILED"):
+            return "FAILED"
+        return "COMPLETE"
 
     def downloads(self, progress: float, faults: FaultSet) -> tuple[int, int, str]:
         """Complete and failed counts and the download status at this point of the lifecycle."""
@@ -68,10 +70,11 @@ class Batch:
             done = min(done, 1)
         finished = self.attachment_urls[:done]
         everything_succeeds = "unreachable-downloads-succeed" in faults
-        complete = sum(1 for url in finished if everything_succeeds or not unreachable(url))
+        nothing_succeeds = "reachable-downloads-fail" in faults
+        complete = sum(1 for url in finished if everything_succeeds or not (nothing_succeeds or unreachable(url)))
         failed = done - complete
         if done < total:
             return complete, failed, "IN_PROGRESS"
-        if failed == 0:
+        if failed == 0 or "download-complete-despite-failures" in faults:
             return complete, failed, "COMPLETE"
         return complete, failed, "FAILED" if complete == 0 else "PARTIAL_FAILURE"

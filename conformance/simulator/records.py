@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 
 from conformance.contract import load_contract
+from conformance.simulator.choices import ChoiceSet
 
 MAX_RECORDS = 1000
 MAX_MESSAGE = 2000
@@ -40,24 +41,28 @@ class Validated:
 _UNPARSEABLE = object()
 
 
-def read_records(body: bytes, media_type: str) -> list[Any]:
+def read_records(body: bytes, media_type: str, choices: ChoiceSet) -> list[Any]:
     """The records a body holds, in order; an NDJSON line that is not JSON stays in place, marked."""
     if media_type == NDJSON:
         records: list[Any] = []
-        for line in body.split(b"\n"):
+        for number, line in enumerate(body.split(b"\n"), start=1):
             if not line.strip():
                 continue
             try:
                 records.append(json.loads(line))
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                if choices.picks("unparseable-ndjson-line", "400"):
+                    raise NotABatch(f"Line {number} of the body is not JSON.") from None
                 records.append(_UNPARSEABLE)
     else:
         try:
             value = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise NotABatch(f"The body is not JSON: {exc}.") from None
         if isinstance(value, dict) and set(value) == {"records"}:
             value = value["records"]
+        elif isinstance(value, dict) and choices.picks("lone-object-body", "one-record"):
+            value = [value]
         if not isinstance(value, list):
             raise NotABatch("Send a JSON array of records, or an object whose only member is records.")
         records = value
@@ -76,11 +81,18 @@ def _message(error: jsonschema.ValidationError) -> str:
     return f"{where}: {error.message}"[:MAX_MESSAGE]
 
 
-def validate_batch(records: list[Any], *, skip_nature: bool = False) -> Validated:
+class MixedBatch(Exception):
+    """The records do not share one _type and _product_id, and the simulator refuses such a batch whole."""
+
+
+def validate_batch(records: list[Any], choices: ChoiceSet, *, skip_nature: bool = False) -> Validated:
     """Every record validated on its own, then against the batch's shared _type and _product_id."""
     outcome = Validated(size=len(records))
     batch_key: tuple[Any, Any] | None = None
+    lower_types = choices.picks("type-case", "case-insensitive")
     for index, record in enumerate(records):
+        if lower_types and isinstance(record, dict) and isinstance(record.get("_type"), str):
+            record = {**record, "_type": record["_type"].lower()}
         problems: list[tuple[str, str]] = []
         if record is _UNPARSEABLE:
             problems.append(("INVALID_JSON", f"Line {index + 1} of the body is not JSON."))
@@ -96,6 +108,9 @@ def validate_batch(records: list[Any], *, skip_nature: bool = False) -> Validate
                 if batch_key is None:
                     batch_key = key
                 elif key != batch_key:
+                    if choices.picks("mixed-type-batch", "400"):
+                        raise MixedBatch(f"Record {index} has _type {key[0]} and _product_id {key[1]}; the batch "
+                                         f"has {batch_key[0]} and {batch_key[1]}.")
                     problems.append(("BATCH_MISMATCH", (
                         f"All records of a batch share _type and _product_id; this record has {key[0]} and "
                         f"{key[1]}, the batch {batch_key[0]} and {batch_key[1]}.")[:MAX_MESSAGE]))

@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from conformance.simulator.app import Settings, Simulator
+from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
 
 LOOPBACK = "127.0.0.1"
@@ -23,13 +24,14 @@ def generated_key(role: str) -> str:
 
 
 def make_settings(*, write_key: str | None = None, read_key: str | None = None, other_key: str | None = None,
-                  faults: list[str] | tuple[str, ...] = (), lifecycle_seconds: float = 1.0,
-                  rate_limit: int | None = None) -> Settings:
+                  faults: list[str] | tuple[str, ...] = (), choices: list[str] | tuple[str, ...] = (),
+                  lifecycle_seconds: float = 1.0, rate_limit: int | None = None) -> Settings:
     return Settings(
         write_key=write_key or generated_key("write"),
         read_key=read_key or generated_key("read"),
         other_key=other_key or generated_key("other"),
         faults=FaultSet(tuple(faults)),
+        choices=ChoiceSet(tuple(choices)),
         lifecycle_seconds=lifecycle_seconds,
         rate_limit=rate_limit,
     )

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.simulator.batches import Batch
+from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
 from conformance.simulator.records import Validated
 
 HIDDEN_WHILE_YOUNGER_MS = 5000
+LISTED_AFTER_MS = 2000
+ID_SHAPES = {"prefixed-hex": re.compile(r"^b_[0-9a-f]{20}$"),
+             "uuid": re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")}
+
+
+class UnknownCursor(Exception):
+    """A cursor the list never issued."""
 
 
 def attachment_urls(records: list[Any]) -> list[str | None]:
@@ -29,14 +39,36 @@ def attachment_urls(records: list[Any]) -> list[str | None]:
 class Store:
     lifecycle_seconds: float
     faults: FaultSet
+    choices: ChoiceSet = field(default_factory=ChoiceSet)
     batches: dict[str, Batch] = field(default_factory=dict)
+    # Answers to replay, by workspace, Idempotency-Key, media type and body digest.
     replays: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     _seq: int = 0
 
     def _new_id(self) -> str:
         if "accepted-numeric-batch-id" in self.faults:
             return str(10**12 + self._seq)
+        if self.choices.picks("batch-id-form", "uuid"):
+            return str(uuid.uuid4())
         return "b_" + secrets.token_hex(10)
+
+    def id_shape_is_ours(self, batch_id: str) -> bool:
+        form = "uuid" if self.choices.picks("batch-id-form", "uuid") else "prefixed-hex"
+        return bool(ID_SHAPES[form].match(batch_id))
+
+    def earlier_answer(self, workspace: str, idempotency_key: str, media_type: str,
+                       body: bytes) -> tuple[dict[str, Any] | None, bool]:
+        """The answer a request repeating an Idempotency-Key gets again, and whether the key came with another body."""
+        exact = self.replay_key(workspace, idempotency_key, media_type, body)
+        if exact in self.replays:
+            return self.replays[exact], False
+        same_key = [answer for (space, key, _, _), answer in self.replays.items()
+                    if (space, key) == (workspace, idempotency_key)]
+        if not same_key:
+            return None, False
+        if self.choices.picks("same-key-other-body", "replay-first"):
+            return same_key[0], False
+        return None, True
 
     def create(self, workspace: str, validated: Validated) -> Batch:
         self._seq += 1
@@ -76,15 +108,15 @@ class Store:
         after = None
         if cursor is not None:
             if not cursor.startswith("c_") or not cursor[2:].isdigit():
-                # The docs do not say how a cursor the list never gave is answered; an empty last
-                # page keeps a schema-valid request from being refused.
-                return [], None
+                raise UnknownCursor(cursor)
             after = int(cursor[2:])
         everyone = "list-all-workspaces" in self.faults
         listed = [b for b in self.batches.values() if everyone or b.workspace == workspace]
+        now_ms = time.time() * 1000
         if "new-batches-hidden" in self.faults:
-            now_ms = time.time() * 1000
             listed = [b for b in listed if now_ms - b.created_ms >= HIDDEN_WHILE_YOUNGER_MS]
+        if self.choices.picks("list-after-write", "2s-later"):
+            listed = [b for b in listed if now_ms - b.created_ms >= LISTED_AFTER_MS]
         oldest_first = "list-oldest-first" in self.faults
         listed.sort(key=lambda b: b.seq, reverse=not oldest_first)
         if after is not None:
@@ -94,4 +126,6 @@ class Store:
             else:
                 listed = [b for b in listed if b.seq < after or (repeat and b.seq == after)]
         page, rest = listed[:limit], listed[limit:]
-        return page, (f"c_{page[-1].seq}" if rest and page else None)
+        # A server that does not read ahead gives a cursor whenever the page is full.
+        ahead = rest or (len(page) == limit and self.choices.picks("last-page-cursor", "empty-page-after"))
+        return page, (f"c_{page[-1].seq}" if ahead and page else None)

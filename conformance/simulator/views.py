@@ -1,13 +1,16 @@
-"""What the API answers about a batch: the 202 body and the status view, with the faults that bend them."""
+"""What the API answers about a batch: the 202 body and the status view, with the choices and faults that shape them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from conformance.simulator.batches import ERRORS_SHOWN, Batch
+from conformance.simulator.batches import ERRORS_SHOWN, LANDED_AT, Batch
+from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
 
 FINAL_DOWNLOADS = ("COMPLETE", "PARTIAL_FAILURE", "FAILED")
+SHORT_SAMPLE = 10
+STATUS_SAMPLE = 5
 
 
 def shown_errors(batch: Batch, faults: FaultSet) -> list[dict[str, Any]]:
@@ -41,17 +44,28 @@ def counts(batch: Batch, faults: FaultSet) -> dict[str, int]:
     return {"acceptedCount": accepted, "rejectedCount": batch.rejected, "totalErrorCount": total}
 
 
-def accepted_view(batch: Batch, faults: FaultSet) -> dict[str, Any]:
-    body: dict[str, Any] = {"batchId": batch.batch_id, **counts(batch, faults), "errors": shown_errors(batch, faults)}
+def _with_errors(body: dict[str, Any], errors: list[dict[str, Any]], choices: ChoiceSet) -> None:
+    if errors or not choices.picks("errors-when-none", "absent"):
+        body["errors"] = errors
+
+
+def accepted_view(batch: Batch, faults: FaultSet, choices: ChoiceSet, *,
+                  earlier_id: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"batchId": batch.batch_id, **counts(batch, faults)}
+    errors = shown_errors(batch, faults)
+    _with_errors(body, errors[:SHORT_SAMPLE] if "errors-sample-short" in faults else errors, choices)
     if "accepted-numeric-batch-id" in faults:
         body["batchId"] = int(batch.batch_id)
+    if earlier_id is not None:
+        body["batchId"] = earlier_id
     if "accepted-extra-field" in faults:
         body["status"] = "LANDING"
     return body
 
 
-def _lifecycle_status(batch: Batch, progress: float, faults: FaultSet, *, counted_read: bool) -> str:
-    status = batch.status(progress, faults)
+def _lifecycle_status(batch: Batch, progress: float, faults: FaultSet, choices: ChoiceSet, *,
+                      counted_read: bool) -> str:
+    status = batch.status(progress, faults, choices)
     if status == "PROCESSING" and "status-flaps" in faults and counted_read and batch.reads % 2 == 0:
         return "LANDED"
     if status == "PROCESSING" and "status-internal-name" in faults:
@@ -59,15 +73,13 @@ def _lifecycle_status(batch: Batch, progress: float, faults: FaultSet, *, counte
     return status
 
 
-def _downloads(batch: Batch, progress: float, faults: FaultSet, *, counted_read: bool) -> dict[str, Any]:
-    if not batch.attachment_urls:
-        if "download-fields-always" in faults:
-            return {"attachmentDownloadTotal": 0, "attachmentDownloadComplete": 0, "attachmentDownloadFailed": 0,
-                    "attachmentDownloadStatus": "COMPLETE"}
-        return {}
+def _download_status(batch: Batch, progress: float, faults: FaultSet, choices: ChoiceSet, *, counted_read: bool,
+                     batch_ended: bool) -> tuple[int, int, str]:
     complete, failed, status = batch.downloads(progress, faults)
     if "failed-downloads-counted-complete" in faults:
         complete += failed
+    if status in FINAL_DOWNLOADS and not batch_ended and choices.picks("downloads-final-when", "batch-ends"):
+        status = "IN_PROGRESS"
     if "download-status-stale" in faults and status not in FINAL_DOWNLOADS:
         status = "PENDING"
     if counted_read and status == "IN_PROGRESS":
@@ -75,30 +87,67 @@ def _downloads(batch: Batch, progress: float, faults: FaultSet, *, counted_read:
             if "failure shown" in batch.shown:
                 failed -= 1
             batch.shown.add("failure shown")
+        if "download-complete-counter-dips" in faults and complete:
+            if "complete shown" in batch.shown:
+                complete -= 1
+            batch.shown.add("complete shown")
         if "download-status-flaps" in faults and complete + failed == 0:
             if "in progress shown" in batch.shown:
                 status = "PENDING"
             batch.shown.add("in progress shown")
     if status == "IN_PROGRESS" and "download-status-unknown-name" in faults:
         status = "DOWNLOADING"
-    fields: dict[str, Any] = {
-        "attachmentDownloadTotal": len(batch.attachment_urls),
-        "attachmentDownloadComplete": str(complete) if "download-counter-as-string" in faults else complete,
-        "attachmentDownloadFailed": failed,
-        "attachmentDownloadStatus": status,
-    }
-    if "download-status-missing" in faults:
-        del fields["attachmentDownloadStatus"]
+    return complete, failed, status
+
+
+def _downloads(batch: Batch, progress: float, faults: FaultSet, choices: ChoiceSet, *, counted_read: bool,
+               batch_ended: bool) -> dict[str, Any]:
+    if not batch.attachment_urls:
+        if "download-fields-always" in faults:
+            return {"attachmentDownloadTotal": 0, "attachmentDownloadComplete": 0, "attachmentDownloadFailed": 0,
+                    "attachmentDownloadStatus": "COMPLETE"}
+        if "download-counters-always" in faults:
+            return {"attachmentDownloadComplete": 0, "attachmentDownloadFailed": 0}
+        return {}
+    if progress < LANDED_AT and choices.picks("download-fields-from", "landed"):
+        return {}
+    complete, failed, status = _download_status(batch, progress, faults, choices, counted_read=counted_read,
+                                                batch_ended=batch_ended)
+    fields: dict[str, Any] = {"attachmentDownloadTotal": len(batch.attachment_urls)}
+    if complete + failed or not choices.picks("download-counters-from", "first-download"):
+        fields["attachmentDownloadComplete"] = str(complete) if "download-counter-as-string" in faults else complete
+        fields["attachmentDownloadFailed"] = failed
+    if "download-status-missing" not in faults:
+        fields["attachmentDownloadStatus"] = status
     return fields
 
 
-def status_view(batch: Batch, faults: FaultSet, *, progress: float, counted_read: bool) -> dict[str, Any]:
+def _status_errors(batch: Batch, status: str, faults: FaultSet, choices: ChoiceSet) -> list[dict[str, Any]] | None:
+    """The errors a status read shows, or None for no errors field."""
+    if "failed-without-errors" in faults and status == "FAILED":
+        return None
+    if choices.picks("status-errors", "omitted-unless-failed") and status != "FAILED":
+        return None
+    errors = shown_errors(batch, faults)
+    if choices.picks("status-errors", "first-5"):
+        errors = errors[:STATUS_SAMPLE]
+    if "status-errors-reworded" in faults:
+        errors = [{**error, "message": f"Record {error['index']}: {error['message']}"} for error in errors]
+    if "status-error-codes-differ" in faults:
+        errors = [{**error, "code": "INVALID_RECORD"} for error in errors]
+    return errors
+
+
+def status_view(batch: Batch, faults: FaultSet, choices: ChoiceSet, *, progress: float,
+                counted_read: bool) -> dict[str, Any]:
     """The batch as a status read or a list page shows it; counted_read marks a read of the status endpoint."""
-    status = _lifecycle_status(batch, progress, faults, counted_read=counted_read)
+    status = _lifecycle_status(batch, progress, faults, choices, counted_read=counted_read)
     ended = status in ("COMPLETE", "FAILED")
     body: dict[str, Any] = {"batchId": batch.batch_id, "status": status}
     if "status-without-created-at" not in faults:
-        created = batch.created_ms + (600_000 if "created-at-skewed" in faults else 0)
+        created: float = batch.created_ms + (600_000 if "created-at-skewed" in faults else 0)
+        if choices.picks("created-at-form", "fraction"):
+            created += 0.25
         body["createdAt"] = created // 1000 if "created-at-in-seconds" in faults else created
     body.update(counts(batch, faults))
     if "status-total-drifts" in faults and batch.rejected:
@@ -107,19 +156,19 @@ def status_view(batch: Batch, faults: FaultSet, *, progress: float, counted_read
         body["acceptedCount"] += 1
     if "count-as-string" in faults:
         body["acceptedCount"] = str(body["acceptedCount"])
-    errors = shown_errors(batch, faults)
-    if "status-errors-reworded" in faults:
-        errors = [{**error, "message": f"Record {error['index']}: {error['message']}"} for error in errors]
-    if not ("failed-without-errors" in faults and status == "FAILED"):
-        body["errors"] = errors
-    body["source"] = "api"
-    if "source-as-number" in faults:
-        body["source"] = 0
-    if "source-rewritten-when-complete" in faults and ended:
-        body["source"] = "api (processed)"
-    if batch.record_type is not None:
-        body["type"] = batch.record_type.upper() if "type-upper-case" in faults else batch.record_type
-    body.update(_downloads(batch, progress, faults, counted_read=counted_read))
+    errors = _status_errors(batch, status, faults, choices)
+    if errors is not None and (counted_read or not choices.picks("list-view", "without-errors")):
+        _with_errors(body, errors, choices)
+    if not choices.picks("source-field", "absent"):
+        body["source"] = 0 if "source-as-number" in faults else "api"
+        if "source-rewritten-when-complete" in faults and ended:
+            body["source"] = "api (processed)"
+    if not choices.picks("type-field", "absent"):
+        if batch.record_type is not None:
+            body["type"] = batch.record_type.upper() if "type-upper-case" in faults else batch.record_type
+        elif choices.picks("rejected-batch-type", "unknown"):
+            body["type"] = "unknown"
+    body.update(_downloads(batch, progress, faults, choices, counted_read=counted_read, batch_ended=ended))
     if "status-extra-field" in faults:
         body["region"] = "eu-1"
     return body

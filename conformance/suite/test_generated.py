@@ -1,10 +1,12 @@
 """Property tests: schemathesis generates requests from the contract; built-in checks and every rule judge them.
 
-They run before the per-rule tests, so those count what the generated requests found too.
+The plugin runs them before the per-rule tests, so those count what the generated requests found too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import zlib
 from typing import Any
@@ -28,6 +30,17 @@ NDJSON = "application/x-ndjson"
 FUZZED_EXAMPLES = 8
 STATEFUL_SCENARIOS = 3
 STATEFUL_STEPS = 3
+# Built-in checks whose judgement a catalogue rule makes at the level the docs support:
+# unsupported_method (EM-HTTP-005, EM-HTTP-006), status_code_conformance (EM-HTTP-004, EM-HTTP-010),
+# content_type_conformance and response_schema_conformance (the contract's x-rules, EM-HTTP-001/002/009),
+# ensure_resource_availability (EM-INGEST-002, which allows a new batch a moment before it can be read).
+JUDGED_BY_RULES = ["unsupported_method", "status_code_conformance", "content_type_conformance",
+                   "response_schema_conformance", "ensure_resource_availability"]
+# What a server may answer a request the contract calls valid: a cursor it never issued, an id it would
+# never give, a batch with no valid record may each be refused with a 4xx the docs leave open.
+ACCEPTABLE_TO_VALID_DATA = ["2XX", "400", "401", "403", "404", "409", "413", "422", "429", "5XX"]
+# Methods a client of this API might send where a path does not define them.
+CLIENT_METHODS = {"delete", "patch", "post", "put"}
 
 schema = schemathesis.openapi.from_path(CONTRACT_FILE)
 _settings = collection_settings()
@@ -35,11 +48,12 @@ schema.config.seed = _settings.seed if _settings else 0
 schema.config.generation.update(max_examples=FUZZED_EXAMPLES, database="none")
 schema.config.output.sanitization.replacement = REDACTED
 schemathesis.serializer.alias(NDJSON, "text/plain")
-# EM-HTTP-005 and EM-HTTP-006 judge other methods at their documented levels; unsupported_method would
-# fail a missing Allow (a SHOULD) as hard as a wrong status. The docs do not say what a parameter outside
-# the contract gets (format "does not affect validation"), so negative_data_rejection is a SHOULD too.
-_excluded = ["unsupported_method"] + ([] if _settings is not None and _settings.strict else ["negative_data_rejection"])
-schema.config.checks.update(excluded_check_names=_excluded)
+# The docs do not say what a parameter outside the contract gets (format "does not affect validation"),
+# so negative_data_rejection judges only under --strict.
+_strict = _settings is not None and _settings.strict
+schema.config.checks.update(excluded_check_names=JUDGED_BY_RULES + ([] if _strict else ["negative_data_rejection"]))
+schema.config.checks.positive_data_acceptance.expected_statuses = ACCEPTABLE_TO_VALID_DATA
+schema.config.phases.coverage.unexpected_methods = set(CLIENT_METHODS)
 if _settings is not None and _settings.read_only:
     # Read-only means reads only: no generated POST, and no probing of other methods.
     schema = schema.exclude(method="POST")
@@ -69,12 +83,38 @@ def map_path_parameters(ctx: schemathesis.HookContext, path_parameters: dict[str
     return path_parameters
 
 
+def give_own_idempotency_key(run: EvermuseRun, case: schemathesis.Case) -> None:
+    """One Idempotency-Key, one body: a key generated again for another body gets a fresh key of its length.
+
+    What a server answers the same key with a different body is left open by the docs, so the run never asks.
+    """
+    headers = case.headers or {}
+    name = next((n for n in headers if n.lower() == "idempotency-key"), None)
+    if name is None or not isinstance(headers[name], str):
+        return
+    body = json.dumps(case.body, sort_keys=True, default=repr) if not isinstance(case.body, str) else case.body
+    digest = hashlib.sha256(f"{case.media_type}\n{body}".encode()).hexdigest()
+    key = headers[name]
+    if run.generated_keys.setdefault(key, digest) == digest:
+        return
+    if len(key) < 8:
+        del headers[name]  # too short to make unique: the request goes without one
+        return
+    fresh = ""
+    while len(fresh) < len(key):
+        fresh += hashlib.sha256(f"{run.campaign.identity.run_id if run.campaign else ''}-{len(run.generated_keys)}-"
+                                f"{len(fresh)}".encode()).hexdigest()
+    headers[name] = fresh[: len(key)]
+    run.generated_keys[headers[name]] = digest
+
+
 def call_politely(run: EvermuseRun, case: schemathesis.Case) -> schemathesis.Response:
     """Send a generated case; a 429 is judged, waited out, and sent once more.
 
     A request that gets no answer is recorded against EM-HTTP-007 and ends the test as skipped:
     shrinking would only wait out the same silence again and again.
     """
+    give_own_idempotency_key(run, case)
     call = {"base_url": run.base_url, "allow_redirects": False, "timeout": run.settings.request_timeout}
     try:
         response = case.call(**call)
@@ -98,7 +138,7 @@ def test_generated_requests_meet_the_contract(case: schemathesis.Case, evermuse_
     if case.media_type == NDJSON and not isinstance(case.body, str):
         return  # a negative "not a string" NDJSON body turns into valid NDJSON text on the wire
     if not evermuse_run.take_for_property_test(request.node.name):
-        return  # the budget of this operation is spent; the summary says how many requests were sent
+        return  # this test's share of the budget is spent; a test that sent nothing is reported skipped
     case.validate_response(call_politely(evermuse_run, case))
 
 
@@ -111,11 +151,12 @@ if _settings is None or not _settings.read_only:
         def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
             run = active_run()
             assert run is not None
-            if not run.budget.take():
+            if not run.take_for_property_test(STATEFUL_LABEL):
                 pytest.skip(f"the request budget of {run.budget.limit} ran out during the stateful test")
             return call_politely(run, case)
 
 
+    STATEFUL_LABEL = "runTest"
     TestLinkedWorkflow = LinkedWorkflow.TestCase
     TestLinkedWorkflow.settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
                                            deadline=None, suppress_health_check=list(HealthCheck))

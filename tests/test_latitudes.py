@@ -1,0 +1,52 @@
+"""The latitudes are data the rest agrees with: rules that exist, quotes that are the docs' own, and the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conformance.catalogue import load_catalogue
+from conformance.latitudes import LatitudeError, load_latitudes, markdown, parse_choices
+from conformance.locations import LATITUDES_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+def test_there_are_twenty_and_more_alternatives_to_the_defaults() -> None:
+    assert sum(len(latitude.alternatives) - 1 for latitude in load_latitudes().values()) >= 20
+
+
+def test_every_latitude_names_rules_the_catalogue_has() -> None:
+    catalogue = load_catalogue()
+    for latitude in load_latitudes().values():
+        assert latitude.rules, latitude.name
+        assert all(rule in catalogue for rule in latitude.rules), latitude.name
+        for value, rules in latitude.reported_by.items():
+            assert value in latitude.values[1:], latitude.name
+            assert all(not catalogue[rule].is_must for rule in rules), f"{latitude.name}: a MUST reports no latitude"
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference (the docs' text) is not beside this checkout")
+def test_every_latitude_quotes_the_docs_word_for_word() -> None:
+    texts = yaml.safe_load((ROOT / "openapi" / "rules.yaml").read_text())["texts"]
+    for entry in yaml.safe_load(LATITUDES_FILE.read_text())["latitudes"]:
+        for doc in entry["docs"]:
+            text = " ".join((REFERENCE / texts[doc["in"]]).read_text(encoding="utf-8").split())
+            assert " ".join(doc["quote"].split()) in text, f"{entry['name']}: {doc['quote']!r}"
+
+
+def test_choices_are_named_after_latitudes_and_their_alternatives() -> None:
+    assert parse_choices(["unissued-cursor=400"]) == {"unissued-cursor": "400"}
+    with pytest.raises(LatitudeError, match="no choice named 'nope'"):
+        parse_choices(["nope=1"])
+
+
+def test_readme_says_what_the_suite_will_not_fail_you_for() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## What the suite will not fail you for\n") + len("## What the suite will not fail you for\n")
+    section = readme[start:readme.index("\n## ", start)].strip("\n") + "\n"
+    assert section == markdown(), "regenerate with: python -c 'from conformance.latitudes import markdown; " \
+                                  "print(markdown())'"
