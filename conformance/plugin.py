@@ -45,7 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "base_url": "target base URL; without one the embedded reference simulator is started",
         "lifecycle_timeout": "seconds to wait for a batch to end (default 10)",
         "max_requests": "most requests the whole run may send (default 400)",
-        "request_timeout": "seconds to wait for each answer (default 10)",
+        "request_timeout": "seconds each request may take in all: connect, headers and body (default 10)",
+        "max_duration": "seconds the whole run may take; it then ends with what it has (default 1800)",
         "attachment_url": "an attachment URL the target can download (default https://www.example.com/)",
         "seed": "seed of generated data and run ids (default random, shown in the header)",
         "product_id": "_product_id of seeded records (default conformance-product)",
@@ -175,7 +176,7 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     request.addfinalizer(run.stop)
     request.addfinalizer(st_checks.deactivate)
     run.start()
-    st_checks.activate(run.context, run.recorder.record, run.failing_verdicts_of)
+    st_checks.activate(run.record_generated, run.failing_verdicts_of)
     try:
         run.run_campaign()
     except CouldNotCheck as exc:
@@ -273,9 +274,17 @@ def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], rep
         report.longrepr = redact(str(report.longrepr))
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash.get(_RUN, None)
-    if run is None or not run.settings.drift_report:
+    if run is None:
+        return
+    if run.not_checked is None and exitstatus == pytest.ExitCode.OK:
+        # Nothing failed, but a run that never got to do its work has checked nothing: it is not green.
+        run.not_checked = run.could_not_check()
+        if run.not_checked is not None:
+            session.exitstatus = EXIT_NOT_CHECKED
+    if not run.settings.drift_report:
         return
     run.finished = run.finished or time.time()
     paths = write(run.drift_report(session.config.stash.get(_BASELINE, None)), Path(run.settings.drift_report))
@@ -303,8 +312,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         by_area.setdefault(verdict.rule.area, []).append(f"{verdict.rule.id.rsplit('-', 1)[1]}:{verdict.judged}")
     for area, cells in by_area.items():
         terminalreporter.write_line(f"  {area:<7} {' '.join(cells)}")
-    terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}")
+    terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}, "
+                                f"{time.time() - run.started:.0f} s of {run.settings.max_duration:g} s")
     if run.stopped:
         terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")
+    if run.not_checked:
+        terminalreporter.write_line(f"could not check the target: {redact(run.not_checked)}.", red=True, bold=True)
     for path in run.written:
         terminalreporter.write_line(f"drift report: {path}")

@@ -6,6 +6,8 @@ import logging
 import re
 import threading
 
+from conformance.keyforms import hide_key
+
 REDACTED = "[redacted]"
 # Evermuse keys have one recognisable shape; anything in it is hidden even when not registered.
 KEY_SHAPE = re.compile(r"em_sk_[A-Za-z0-9_\-]+")
@@ -45,8 +47,9 @@ class RedactingLogRecords:
 
 
 def redact(text: str) -> str:
+    """The text with every registered key hidden, in every form keyforms knows, and anything shaped like a key."""
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
-        text = text.replace(secret, REDACTED)
+        text = hide_key(text, secret, REDACTED)
     return KEY_SHAPE.sub(REDACTED, text)

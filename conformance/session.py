@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from conformance.catalogue import load_catalogue
 from conformance.checker import Checked, check_observation
+from conformance.contract import load_contract
 from conformance.drift import live as drift_live
 from conformance.drift import report
-from conformance.exchange import Context, Exchange, Observation, Request, Response
+from conformance.exchange import Context, Exchange, Observation
 from conformance.expectations import NONE, Expectations
 from conformance.redact import register_secret
 from conformance.render import render
 from conformance.run.campaign import Campaign, CouldNotCheck
-from conformance.run.client import ApiClient, Budget
+from conformance.run.client import ApiClient, Budget, RunClock
 from conformance.run.recorder import Recorder
+from conformance.run.requests_bridge import BoundedSession
 from conformance.run.settings import RunSettings
 from conformance.verdicts import Outcome, Verdict, count, judge
 
@@ -54,8 +58,12 @@ class EvermuseRun:
         self.written: list[str] = []
         self.recorder = Recorder()
         self.budget = Budget(settings.max_requests)
+        self.clock = RunClock(settings.max_duration)
         self.simulator: Any = None
         self.client: ApiClient | None = None
+        self.bridge: BoundedSession | None = None
+        # The property test now running, whose requests the bridge records under its name.
+        self.property_label = ""
         self.campaign: Campaign | None = None
         self.started = time.time()
         self.finished: float | None = None
@@ -84,7 +92,8 @@ class EvermuseRun:
         for secret in self.settings.keys.secrets:
             register_secret(secret)
         self.client = ApiClient(self.base_url, self.settings.keys, budget=self.budget,
-                                timeout=self.settings.request_timeout)
+                                timeout=self.settings.request_timeout, clock=self.clock)
+        self.bridge = BoundedSession(self.client, self.record_generated)
         self.campaign = Campaign(self.settings, self.client, self.recorder, progress=self.progress)
 
     def run_campaign(self) -> None:
@@ -94,6 +103,8 @@ class EvermuseRun:
 
     def stop(self) -> None:
         self.finished = time.time()
+        if self.bridge is not None:
+            self.bridge.close()
         if self.client is not None:
             self.client.close()
         if self.simulator is not None:
@@ -107,10 +118,37 @@ class EvermuseRun:
         own = frozenset(self.campaign.own_batch_ids) if self.campaign else frozenset()
         return Context(keys=self.settings.keys, own_batch_ids=own)
 
-    def record_silence(self, activity: str, request: Request, error: str) -> None:
-        """A request outside the campaign that got no answer, judged like any other (EM-HTTP-007)."""
-        self.recorder.record(activity, Exchange(request, Response(0, transport_error=error.splitlines()[0][:200]),
-                                                self.context()))
+    def record_generated(self, exchange: Exchange) -> Exchange:
+        """A property test's exchange, recorded under the test's name with the run's context."""
+        judged_as = dataclasses.replace(exchange, context=self.context())
+        with self._lock:
+            self.property_sent[self.property_label] = self.property_sent.get(self.property_label, 0) + 1
+        self.recorder.record(f"property test {self.property_label}", judged_as)
+        return judged_as
+
+    def could_not_check(self) -> str | None:
+        """Why the run, though the target answered, could not do its work: no request that sends records, or
+        no read of a batch, got an answer the docs describe other than 429."""
+        if self.campaign is not None and self.campaign.stopped_by_limit:
+            return (f"the run stopped before it was done: {self.campaign.stopped}; raise --max-requests "
+                    f"({self.settings.max_requests}) or --max-duration ({self.settings.max_duration:g} s)")
+        contract = load_contract()
+        uses = {"sends records": ("ingestRecords", "POST"), "reads a batch": ("getBatchStatus", "GET")}
+        if self.settings.read_only:
+            del uses["sends records"]
+        for purpose, (operation_id, method) in uses.items():
+            answers = []
+            for observation in self.recorder.observations:
+                exchange = observation.exchange
+                op = contract.operation_for(exchange.request.method, exchange.request.raw_path)
+                if op is not None and op.operation_id == operation_id and exchange.by_write_key:
+                    answers.append((exchange.response, contract.documented_statuses(op)))
+            if not any(answer.status in documented and answer.status != 429 for answer, documented in answers):
+                seen = Counter(str(a.status) if a.transport_error is None else "no answer" for a, _ in answers)
+                got = ", ".join(f"{status} x{n}" for status, n in seen.most_common()) or "none was sent"
+                return (f"no request of the run that {purpose} got an answer the docs describe, other than 429 "
+                        f"({method} answers: {got})")
+        return None
 
     # --- evidence and verdicts ----------------------------------------------------------------
     def evidence(self) -> list[Checked]:
@@ -128,8 +166,9 @@ class EvermuseRun:
                                                        skipped=self.recorder.skipped, stopped=self.stopped))
             return self._verdicts[1]
 
-    def failing_verdicts_of(self, observation: Observation) -> list[Verdict]:
+    def failing_verdicts_of(self, exchange: Exchange) -> list[Verdict]:
         """The verdicts one exchange alone earns that fail the run: what a schemathesis check raises."""
+        observation = Observation(f"property test {self.property_label}", exchange)
         verdicts = judge([check_observation(observation)], load_catalogue(), self.expectations, self.today,
                          whole_run=False)
         return [v for v in verdicts.values() if v.fails(self.settings.strict)]
@@ -159,13 +198,11 @@ class EvermuseRun:
         share = self.budget.remaining // max(1, len(labels))
         self.property_budget = dict.fromkeys(labels, share)
 
-    def take_for_property_test(self, label: str) -> bool:
-        left = self.property_budget.get(label, 0)
-        if left <= 0 or not self.budget.take():
-            return False
-        self.property_budget[label] = left - 1
-        self.property_sent[label] = self.property_sent.get(label, 0) + 1
-        return True
+    def property_share_left(self) -> bool:
+        """Whether the property test now running may send another case: its share, the budget and the time."""
+        share = self.property_budget.get(self.property_label, 0)
+        return (self.property_sent.get(self.property_label, 0) < share and self.budget.remaining > 0
+                and self.clock.remaining() > 0)
 
 
 __all__ = ["EXIT_NOT_CHECKED", "CouldNotCheck", "EvermuseRun", "Outcome", "Verdict", "failure_text"]

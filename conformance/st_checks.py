@@ -15,9 +15,10 @@ import schemathesis
 from schemathesis.core.failures import Failure, Severity
 
 from conformance.catalogue import Rule, load_catalogue
-from conformance.exchange import Context, Exchange, Observation, Request, Response
+from conformance.exchange import Context, Exchange, Request, Response
 from conformance.registry import Violation
 from conformance.render import render
+from conformance.run.requests_bridge import exchange_of
 from conformance.verdicts import Verdict
 
 # The run whose context (keys, own batches), recorder and verdicts the checks use; empty outside a run.
@@ -43,10 +44,9 @@ class RuleViolated(Failure):
         return self.rule_id
 
 
-def activate(context: Callable[[], Context], record: Callable[[str, Exchange], Observation],
-             failing: Callable[[Observation], list[Verdict]]) -> None:
-    """Point the checks at a run: where context comes from, where exchanges go, which verdicts fail a test."""
-    _active.update(context=context, record=record, failing=failing)
+def activate(record: Callable[[Exchange], Exchange], failing: Callable[[Exchange], list[Verdict]]) -> None:
+    """Point the checks at a run: where an exchange the bridge did not see is recorded, which verdicts fail."""
+    _active.update(record=record, failing=failing)
 
 
 def deactivate() -> None:
@@ -63,11 +63,11 @@ def to_exchange(response: schemathesis.Response, context: Context) -> Exchange:
     return Exchange(request, answer, context)
 
 
-def _failing(response: schemathesis.Response, case: schemathesis.Case) -> dict[str, Verdict]:
+def _failing(response: schemathesis.Response) -> dict[str, Verdict]:
     if getattr(_cache, "response", None) is not response:
-        observation = _active["record"](f"property test {case.operation.label}",
-                                        to_exchange(response, _active["context"]()))
-        _cache.response, _cache.failing = response, {v.rule.id: v for v in _active["failing"](observation)}
+        # The run's requests go through the bridge, which recorded the exchange; anything else is recorded here.
+        exchange = exchange_of(response.request) or _active["record"](to_exchange(response, Context()))
+        _cache.response, _cache.failing = response, {v.rule.id: v for v in _active["failing"](exchange)}
     return _cache.failing
 
 
@@ -75,7 +75,7 @@ def _rule_check(rule: Rule) -> Callable[..., None]:
     def rule_holds(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> None:
         if not _active:
             return
-        verdict = _failing(response, case).get(rule.id)
+        verdict = _failing(response).get(rule.id)
         if verdict is not None:
             raise RuleViolated(operation=case.operation.label, violation=verdict.violations[0])
 

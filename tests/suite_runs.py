@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
-import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+from conformance.simulator import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,14 +61,28 @@ def _cases(junit: str) -> dict[str, Case]:
     return cases
 
 
-def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240) -> SuiteRun:
-    """pytest conformance, with no EVERMUSE_* variable from the caller's environment unless given."""
+def _memory_limit(limit: int | None) -> Any:
+    if limit is None:
+        return None
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240,
+              memory_limit: int | None = None) -> SuiteRun:
+    """pytest conformance, with no EVERMUSE_* variable from the caller's environment unless given.
+
+    memory_limit caps the address space of the run, so a test of unbounded reading cannot take the machine.
+    """
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_")}
     junit_path = tmp_path / "junit.xml"
     command = [sys.executable, "-m", "pytest", "conformance", "-p", "no:cacheprovider", "-p", "no:xdist",
                f"--junitxml={junit_path}", *args]
     done = subprocess.run(command, cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, preexec_fn=_memory_limit(memory_limit))
     junit = junit_path.read_text() if junit_path.exists() else ""
     return SuiteRun(done.returncode, done.stdout + done.stderr, junit, _cases(junit) if junit else {})
 
@@ -77,13 +90,5 @@ def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, tim
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Any ASGI app on a free loopback port, for the time of the block."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with LoopbackServer(app) as server:
+        yield server.base_url

@@ -1,18 +1,60 @@
-"""A broken or hostile server yields a failing rule with evidence: never a crash, a hang, or a leaked key."""
+"""A broken or hostile server yields a failing rule or "could not check": never a crash, a hang, a leak of the key,
+or memory without bound. Each target misbehaves one way; each run is bounded in time, and where memory is at
+stake, runs under an address-space limit."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import socket
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.suite_runs import run_suite, serve
+from conformance.keyforms import holds_key
+from conformance.simulator import SimulatorServer, make_settings
+from tests.suite_runs import SuiteRun, run_suite, serve
 
-KEY = "em_sk_hostile_write_4f1c"
+KEY = "em_sk_hostile_write_4f1c9a7b2e"
 ENV = {"EVERMUSE_API_KEY": KEY}
 QUICK = ("--request-timeout", "1", "--lifecycle-timeout", "2", "--max-requests", "80")
+EXIT_FAILED, EXIT_NOT_CHECKED = 1, 6
+# Far below what reading a whole endless or inflated body would take; far above what a run needs (about 150 MiB).
+MEMORY_LIMIT = 768 * 1024 * 1024
+GIB = 1024 * 1024 * 1024
+
+
+@cache
+def gzip_bomb() -> bytes:
+    """A gzip stream of about 1 MB that inflates to 1 GiB."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\0" * (16 * 1024 * 1024)
+    return b"".join(deflate.compress(zeros) for _ in range(GIB // len(zeros))) + deflate.flush()
+
+
+def reflected(key: bytes, how: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and a body that carry the key in one encoding or another."""
+    text = key.decode()
+    encoded = {
+        "base64-body": base64.b64encode(b"user:" + key),
+        "json-escapes": "".join(f"\\u{ord(c):04x}" for c in text).encode(),
+        "unprefixed": key[len(b"em_sk_"):],
+        "hex-body": key.hex().encode(),
+    }
+    envelope = b'{"error": "not_found", "message": "no batch for %s"}'
+    if how == "base64-header":
+        return [(b"x-trace", b"Basic " + base64.b64encode(b"user:" + key))], envelope % b"you"
+    if how == "percent-location":
+        return [(b"location", b"https://elsewhere.example/?k=" + "".join(f"%{b:02X}" for b in key).encode())], \
+            envelope % b"you"
+    return [], envelope % encoded[how]
 
 
 class Hostile:
@@ -27,40 +69,204 @@ class Hostile:
         while (await receive()).get("more_body"):
             pass
         key = dict(scope["headers"]).get(b"x-api-key", b"")
+        headers = [(b"content-type", b"application/json")]
+        if self.mode.startswith("throttle"):
+            await self._throttle(key, send)
+            return
+        if self.mode in ("trickle-body", "endless-body", "gzip-bomb"):
+            await self._stream(send)
+            return
+        if self.mode.startswith("reflect-"):
+            extra, body = reflected(key or b"em_sk_none", self.mode.removeprefix("reflect-"))
+            await send({"type": "http.response.start", "status": 404, "headers": headers + extra})
+            await send({"type": "http.response.body", "body": body})
+            return
         status, media_type, body = {
             "not-json": (200, b"text/plain", b"hello"),
             "truncated": (200, b"application/json", b'{"batchId": "b_1", "status": "LAND'),
             "huge": (200, b"application/json", b'{"batches": [' + b'{"batchId": "b"},' * 600_000),
             "html": (502, b"text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
             "echo-key": (404, b"application/json", b'{"error": "not_found", "message": "no batch for ' + key + b'"}'),
+            "deep": (200, b"application/json", b"[" * 100_000),
+            "nan": (200, b"application/json", b'{"batches": [], "nextCursor": NaN}'),
+            "twice": (200, b"application/json", b'{"batches": [], "batches": [], "nextCursor": null}'),
         }.get(self.mode, (200, b"application/json", b"{}"))
         if self.mode == "silent":
             await asyncio.sleep(30)
-        headers = [(b"content-type", media_type)]
         if self.mode == "reset":
             await send({"type": "http.response.start", "status": 200,
                         "headers": [*headers, (b"content-length", b"1000")]})
             await send({"type": "http.response.body", "body": b'{"bat', "more_body": True})
             raise ConnectionResetError("dropped on purpose")
-        if self.mode == "echo-key":
-            headers.append((b"x-echo", key))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media_type)]})
         await send({"type": "http.response.body", "body": body})
+
+    async def _throttle(self, key: bytes, send: Any) -> None:
+        if key != KEY.encode():
+            status, body = 401, b'{"error": "unauthorized", "message": "no key"}'
+        else:
+            wait = 3600 if self.mode == "throttle-for-an-hour" else 1
+            status, body = 429, b'{"error": "rate_limited", "message": "slow down", "retryAfter": %d}' % wait
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _stream(self, send: Any) -> None:
+        headers = [(b"content-type", b"application/json")]
+        if self.mode == "gzip-bomb":
+            headers.append((b"content-encoding", b"gzip"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.mode == "gzip-bomb":
+            bomb = gzip_bomb()
+            for start in range(0, len(bomb), 65536):
+                await send({"type": "http.response.body", "body": bomb[start:start + 65536], "more_body": True})
+        elif self.mode == "trickle-body":
+            for byte in b'{"batches": [], "nextCursor": null}' * 100:
+                await send({"type": "http.response.body", "body": bytes([byte]), "more_body": True})
+                await asyncio.sleep(0.5)
+        else:
+            while True:
+                await send({"type": "http.response.body", "body": b'{"batchId": "b"},' * 4096, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@contextmanager
+def trickled_headers() -> Iterator[str]:
+    """A raw TCP server that sends its status line and headers one byte every half second, forever."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def answer(connection: socket.socket) -> None:
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"a" * 10_000:
+                if stop.wait(0.5):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        listener.close()
+
+
+def assert_no_crash_and_no_key(run: SuiteRun, *written: Path) -> None:
+    assert "Traceback" not in run.output, run.output[-3000:]
+    assert "INTERNALERROR" not in run.output, run.output[-3000:]
+    for text in (run.output, run.junit, *(path.read_text() for path in written if path.exists())):
+        assert not holds_key(text, KEY)
+
+
+def run_against(url: str, tmp_path: Path, *extra: str, memory: bool = False, timeout: float = 240) -> SuiteRun:
+    log = tmp_path / "run.log"
+    run = run_suite(tmp_path, "--base-url", url, *QUICK, f"--log-file={log}", "--log-file-level=DEBUG",
+                    "--drift-report", str(tmp_path / "drift"), "--published-spec", "http://127.0.0.1:9/none.yaml",
+                    *extra, env=ENV, timeout=timeout, memory_limit=MEMORY_LIMIT if memory else None)
+    assert_no_crash_and_no_key(run, log, tmp_path / "drift" / "drift.md", tmp_path / "drift" / "drift.json")
+    return run
 
 
 @pytest.mark.parametrize(
     ("mode", "rule"),
     [("not-json", "EM-HTTP-002"), ("truncated", "EM-HTTP-002"), ("huge", "EM-HTTP-002"), ("html", "EM-HTTP-008"),
-     ("silent", "EM-HTTP-007"), ("reset", "EM-HTTP-007"), ("echo-key", "EM-SEC-001")],
+     ("silent", "EM-HTTP-007"), ("reset", "EM-HTTP-007"), ("echo-key", "EM-SEC-001"),
+     ("deep", "EM-HTTP-002"), ("nan", "EM-HTTP-002"), ("twice", "EM-HTTP-002"),
+     ("trickle-body", "EM-HTTP-007")],
 )
 def test_hostile_target_fails_a_rule_without_crashing(tmp_path: Path, mode: str, rule: str) -> None:
-    log = tmp_path / "run.log"
     with serve(Hostile(mode)) as url:
-        run = run_suite(tmp_path, "--base-url", url, *QUICK, f"--log-file={log}", "--log-file-level=DEBUG",
-                        env=ENV, timeout=300)
-    assert run.returncode == 1, run.output[-3000:]
+        run = run_against(url, tmp_path)
+    assert run.returncode == EXIT_FAILED, run.output[-3000:]
     assert rule in run.failing_rules, run.output[-3000:]
-    assert "Traceback" not in run.output
-    assert "INTERNALERROR" not in run.output
-    for written in (run.output, run.junit, log.read_text()):
-        assert KEY not in written
+
+
+def test_headers_trickled_a_byte_at_a_time_end_each_request_at_its_deadline(tmp_path: Path) -> None:
+    with trickled_headers() as url:
+        run = run_against(url, tmp_path, timeout=120)
+    assert run.returncode == EXIT_FAILED, run.output[-3000:]
+    assert "EM-HTTP-007" in run.failing_rules
+    assert "no complete answer within 1 s" in run.output
+
+
+@pytest.mark.parametrize("mode", ["endless-body", "gzip-bomb"])
+def test_a_body_without_end_is_read_up_to_the_cap_under_a_memory_limit(tmp_path: Path, mode: str) -> None:
+    gzip_bomb()  # made before the target serves, so no request waits for it
+    with serve(Hostile(mode)) as url:
+        run = run_against(url, tmp_path, memory=True)
+    assert run.returncode == EXIT_FAILED, run.output[-3000:]
+    assert "EM-HTTP-002" in run.failing_rules
+    assert "MemoryError" not in run.output
+
+
+@pytest.mark.parametrize("how", ["base64-body", "base64-header", "percent-location", "json-escapes", "unprefixed",
+                                 "hex-body"])
+def test_the_key_reflected_in_any_encoding_is_a_finding_and_hidden(tmp_path: Path, how: str) -> None:
+    with serve(Hostile(f"reflect-{how}")) as url:
+        run = run_against(url, tmp_path)
+    assert run.returncode == EXIT_FAILED, run.output[-3000:]
+    assert "EM-SEC-001" in run.failing_rules
+
+
+@pytest.mark.parametrize("mode", ["throttle-all", "throttle-for-an-hour"])
+def test_a_target_that_throttles_every_request_was_not_checked(tmp_path: Path, mode: str) -> None:
+    with serve(Hostile(mode)) as url:
+        run = run_against(url, tmp_path, timeout=180)
+    assert run.returncode == EXIT_NOT_CHECKED, run.output[-3000:]
+    assert "could not check the target: no request of the run that sends records got an answer the docs " \
+           "describe, other than 429" in run.output
+    report = json.loads((tmp_path / "drift" / "drift.json").read_text())
+    assert report["live"]["status"] == "not checked"
+
+
+class ThrottledReads:
+    """The simulator, except that every status read is answered 429."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].count("/") == 5:
+            await send({"type": "http.response.start", "status": 429,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"error": "rate_limited", "message": "later", '
+                                                               b'"retryAfter": 0}'})
+            return
+        await self.app(scope, receive, send)
+
+
+def test_a_target_that_throttles_every_status_read_was_not_checked(tmp_path: Path) -> None:
+    simulator = SimulatorServer(make_settings(write_key=KEY))
+    with serve(ThrottledReads(simulator.simulator.app)) as url:
+        run = run_against(url, tmp_path, timeout=180)
+    assert run.returncode == EXIT_NOT_CHECKED, run.output[-3000:]
+    assert "no request of the run that reads a batch got an answer the docs describe" in run.output
+
+
+def test_the_run_ends_at_its_max_duration_and_still_reports(tmp_path: Path) -> None:
+    # Batches that take a minute to end, waited for up to a minute, in a run allowed eight seconds.
+    with SimulatorServer(make_settings(write_key=KEY, lifecycle_seconds=60)) as simulator:
+        run = run_against(simulator.base_url, tmp_path, "--lifecycle-timeout", "60", "--max-duration", "8",
+                          timeout=120)
+    assert run.returncode == EXIT_NOT_CHECKED, run.output[-3000:]
+    assert "could not check the target: the run stopped before it was done: the run's time of 8 s is up" \
+           in run.output
+    report = json.loads((tmp_path / "drift" / "drift.json").read_text())
+    assert report["live"]["status"] == "not checked"

@@ -4,6 +4,10 @@ answers a user's mistake with one sentence and a documented exit status."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -111,13 +115,29 @@ def test_missing_optional_keys_skip_their_rules_naming_the_variable(tmp_path: Pa
         assert variable in case.text
 
 
-def test_budget_holds_as_the_target_counts_it(tmp_path: Path) -> None:
-    with simulator() as server:
-        run = run_suite(tmp_path, "--base-url", server.base_url, "--max-requests", "90", *FAST, env=KEYS)
+@contextmanager
+def busy_machine(workers: int = 2) -> Iterator[None]:
+    """Every core kept busy for the time of the block, as on a shared CI runner."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(workers)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+@pytest.mark.parametrize(("budget", "status"), [(60, EXIT_NOT_CHECKED), (400, EXIT_OK)])
+def test_budget_holds_as_the_target_counts_it_on_a_busy_machine(tmp_path: Path, budget: int, status: int) -> None:
+    with simulator() as server, busy_machine():
+        run = run_suite(tmp_path, "--base-url", server.base_url, "--max-requests", str(budget), *FAST, env=KEYS)
         served = len(server.simulator.requests)
-    assert "of a budget of 90" in run.output
-    assert served <= 90
-    assert run.returncode in (EXIT_OK, EXIT_FAILED), run.output[-3000:]
+    assert run.returncode == status, run.output[-3000:]
+    assert served <= budget
+    # The figure printed is the figure the target saw: property tests, their auth variations and retries included.
+    assert f"requests: {served} of a budget of {budget}" in run.output
+    if status == EXIT_NOT_CHECKED:
+        assert f"the run stopped before it was done: the request budget of {budget} is spent" in run.output
     assert "Traceback" not in run.output
 
 

@@ -8,6 +8,7 @@ from conformance.catalogue import load_catalogue
 from conformance.checks._target import is_malformed_batch_id, operation, path_item, requested_batch_id
 from conformance.contract import load_contract
 from conformance.exchange import JSON, Exchange, KeyRole, Observation
+from conformance.keyforms import holds_key
 from conformance.registry import HELD, Finding, Judgement, RunJudgement, Violation, judged, rule_check, run_check
 
 # The answers the published document gives a JSON body; the others it leaves without one.
@@ -153,13 +154,14 @@ def api_key_never_echoed(ex: Exchange) -> Judgement:
     if keys is None or presented not in keys.secrets or ex.response.transport_error is not None:
         return None
     findings = []
+    # The body as bytes read one to one as characters: an encoded key is ASCII in any text encoding.
+    body = ex.response.body.decode("latin-1")
     for secret in keys.secrets:
-        for name, value in ex.response.headers.items():
-            if secret in value:
-                findings.append(Finding(f"header:{name}", "no API key in any header",
-                                        "a header value holding an API key"))
-        if secret.encode() in ex.response.body:
-            findings.append(Finding("body", "no API key in the body", "a body holding an API key"))
+        findings += [Finding(f"header:{name}", "no API key in any header, in any encoding",
+                             "a header value holding an API key") for name, value in ex.response.headers.items()
+                     if holds_key(f"{name}: {value}", secret)]
+        if holds_key(body, secret):
+            findings.append(Finding("body", "no API key in the body, in any encoding", "a body holding an API key"))
     return findings
 
 

@@ -44,7 +44,8 @@ def provenance(*, target: str, started: float, finished: float, seed: int | None
 
 def live_part(status: str, reason: str, evidence: list[Checked], verdicts: dict[str, Verdict], rules: dict[str, int],
               expectations: Expectations) -> dict[str, Any]:
-    checked = status == "checked"
+    # A run that could not do its work may still have seen findings; they are reported beside the reason.
+    checked = bool(evidence)
     found = live.findings(verdicts) if checked else []
     for finding in found:
         deviation = expectations.for_rule(finding["rule"]) or expectations.for_fingerprint(finding["fingerprint"])

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.exchange import Context, Exchange, KeyRole, SentBatch, SeriesEnd
-from conformance.run.client import UNREACHABLE, ApiClient, BudgetSpent, TargetSilent
+from conformance.run.client import UNREACHABLE, ApiClient, RunLimitReached, TargetSilent
 from conformance.run.probes import PROBES, WHY_NOT, Facts, Need
 from conformance.run.recorder import Recorder
 from conformance.run.scenarios import Identity, Scenario, build_scenarios
@@ -78,6 +78,8 @@ class Campaign:
         self.seeded: list[Seeded] = []
         self.adopted: list[str] = []
         self.stopped: str | None = None
+        # Whether the run's own bounds (--max-requests, --max-duration) stopped it, rather than the target.
+        self.stopped_by_limit = False
 
     # --- helpers ---------------------------------------------------------------------------
     def context(self, **kwargs: Any) -> Context:
@@ -121,11 +123,12 @@ class Campaign:
                 self.poll_all()
                 self.walk_list()
             self.probe_all()
-        except BudgetSpent as exc:
-            self.stopped = f"{exc} (--max-requests {self.settings.max_requests})"
+        except RunLimitReached as exc:
+            self.stopped, self.stopped_by_limit = str(exc), True
             if not any(s.reads for s in self.seeded) and not self.adopted:
-                raise CouldNotCheck(f"the request budget ran out before any batch was read; raise "
-                                    f"--max-requests above {self.settings.max_requests}") from None
+                raise CouldNotCheck(f"{exc} before any batch was read; raise --max-requests "
+                                    f"({self.settings.max_requests}) or --max-duration "
+                                    f"({self.settings.max_duration:g} s)") from None
         except TargetSilent as exc:
             self.stopped = f"the target stopped answering: {exc}"
 

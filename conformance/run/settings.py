@@ -18,6 +18,8 @@ from conformance.exchange import Keys
 DEFAULT_MAX_REQUESTS = 400
 DEFAULT_LIFECYCLE_TIMEOUT = 10.0
 DEFAULT_REQUEST_TIMEOUT = 10.0
+# Sized for staging: a lifecycle of about four minutes, waited out, and everything else besides.
+DEFAULT_MAX_DURATION = 1800.0
 DEFAULT_ATTACHMENT_URL = "https://www.example.com/"
 
 KEY_VARIABLES = {"write": "EVERMUSE_API_KEY", "read": "EVERMUSE_READ_API_KEY", "other": "EVERMUSE_OTHER_API_KEY"}
@@ -70,6 +72,8 @@ SETTINGS = (
             DEFAULT_MAX_REQUESTS, _number(int, 1)),
     Setting("request_timeout", "--request-timeout", "EVERMUSE_REQUEST_TIMEOUT", "evermuse_request_timeout",
             DEFAULT_REQUEST_TIMEOUT, _number(float, 0.1)),
+    Setting("max_duration", "--max-duration", "EVERMUSE_MAX_DURATION", "evermuse_max_duration",
+            DEFAULT_MAX_DURATION, _number(float, 1)),
     Setting("attachment_url", "--attachment-url", "EVERMUSE_ATTACHMENT_URL", "evermuse_attachment_url",
             DEFAULT_ATTACHMENT_URL, _url),
     Setting("seed", "--seed", "EVERMUSE_SEED", "evermuse_seed", None, _number(int, 0)),
@@ -90,6 +94,7 @@ class RunSettings:
     lifecycle_timeout: float
     max_requests: int
     request_timeout: float
+    max_duration: float
     attachment_url: str
     seed: int
     product_id: str
@@ -119,7 +124,7 @@ class RunSettings:
         """Every resolved setting with where it came from, for the report header; keys only as present/absent."""
         rows = [("target", f"{self.base_url} ({self.sources['base_url']})" if self.base_url
                  else "embedded reference simulator (no --base-url, EVERMUSE_BASE_URL or evermuse_base_url)")]
-        for name in ("lifecycle_timeout", "max_requests", "request_timeout", "attachment_url", "seed",
+        for name in ("lifecycle_timeout", "max_requests", "request_timeout", "max_duration", "attachment_url", "seed",
                      "product_id", "project_id", "expectations", "drift_report", "published_spec", "drift_baseline"):
             value = getattr(self, name)
             rows.append((name.replace("_", " "), f"{'none' if value is None else value} ({self.sources[name]})"))

@@ -6,6 +6,7 @@ suite's rules are two independent readings of the documentation.
 
 from conformance.simulator.app import Settings, Simulator
 from conformance.simulator.faults import FAULTS, Fault, FaultSet
-from conformance.simulator.server import SimulatorServer, make_settings
+from conformance.simulator.server import LoopbackServer, SimulatorServer, make_settings
 
-__all__ = ["FAULTS", "Fault", "FaultSet", "Settings", "Simulator", "SimulatorServer", "make_settings"]
+__all__ = ["FAULTS", "Fault", "FaultSet", "LoopbackServer", "Settings", "Simulator", "SimulatorServer",
+           "make_settings"]

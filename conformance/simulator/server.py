@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from typing import Any, Self
 
 import uvicorn
 
@@ -37,25 +38,24 @@ def make_settings(*, write_key: str | None = None, read_key: str | None = None, 
     )
 
 
-class SimulatorServer:
-    """A simulator on a loopback port, started and stopped from the calling thread."""
+class LoopbackServer:
+    """Any ASGI app on a loopback port, started and stopped from the calling thread."""
 
-    def __init__(self, settings: Settings, *, port: int = 0):
-        self.settings = settings
-        self.simulator = Simulator(settings)
-        config = uvicorn.Config(self.simulator.app, host=LOOPBACK, port=port, log_level="critical", interface="asgi3",
+    def __init__(self, app: Any, *, port: int = 0):
+        config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="critical", interface="asgi3",
                                 access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self.base_url = ""
 
-    def start(self, timeout: float = 10.0) -> SimulatorServer:
-        self._thread = threading.Thread(target=self._server.run, name="evermuse-simulator", daemon=True)
+    def start(self, timeout: float = 10.0) -> Self:
+        self._thread = threading.Thread(target=self._server.run, name="evermuse-loopback-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise SimulatorDidNotStart(f"the simulator did not start on {LOOPBACK} within {timeout:.0f} s")
+                self.stop()
+                raise SimulatorDidNotStart(f"the server did not start on {LOOPBACK} within {timeout:.0f} s")
             time.sleep(0.01)
         port = self._server.servers[0].sockets[0].getsockname()[1]
         self.base_url = f"http://{LOOPBACK}:{port}"
@@ -72,8 +72,17 @@ class SimulatorServer:
             self._thread.join(timeout)
             self._thread = None
 
-    def __enter__(self) -> SimulatorServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SimulatorServer(LoopbackServer):
+    """The reference simulator on a loopback port."""
+
+    def __init__(self, settings: Settings, *, port: int = 0):
+        self.settings = settings
+        self.simulator = Simulator(settings)
+        super().__init__(self.simulator.app, port=port)

@@ -16,12 +16,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from conformance import st_checks
-from conformance.exchange import Request
 from conformance.locations import CONTRACT_FILE
 from conformance.plugin import active_run, collection_settings
 from conformance.redact import REDACTED
-from conformance.run.client import retry_wait
+from conformance.run.client import MAX_RETRY_WAIT, RunLimitReached, retry_wait
+from conformance.run.requests_bridge import exchange_of
 from conformance.session import EvermuseRun
 
 pytestmark = [pytest.mark.evermuse, pytest.mark.property_test]
@@ -30,12 +29,16 @@ NDJSON = "application/x-ndjson"
 FUZZED_EXAMPLES = 8
 STATEFUL_SCENARIOS = 3
 STATEFUL_STEPS = 3
+# Each step may send a request and the checks that send again a few more: a share below this is not begun.
+STATEFUL_MIN_SHARE = 12
 # Built-in checks whose judgement a catalogue rule makes at the level the docs support:
 # unsupported_method (EM-HTTP-005, EM-HTTP-006), status_code_conformance (EM-HTTP-004, EM-HTTP-010),
 # content_type_conformance and response_schema_conformance (the contract's x-rules, EM-HTTP-001/002/009),
-# ensure_resource_availability (EM-INGEST-002, which allows a new batch a moment before it can be read).
+# ensure_resource_availability (EM-INGEST-002, which allows a new batch a moment before it can be read),
+# ignored_auth (EM-AUTH-001, EM-AUTH-002 on every operation; its probes leave the session they are given,
+# and with it the run's budget, deadline and read cap).
 JUDGED_BY_RULES = ["unsupported_method", "status_code_conformance", "content_type_conformance",
-                   "response_schema_conformance", "ensure_resource_availability"]
+                   "response_schema_conformance", "ensure_resource_availability", "ignored_auth"]
 # What a server may answer a request the contract calls valid: a cursor it never issued, an id it would
 # never give, a batch with no valid record may each be refused with a 4xx the docs leave open.
 ACCEPTABLE_TO_VALID_DATA = ["2XX", "400", "401", "403", "404", "409", "413", "422", "429", "5XX"]
@@ -108,38 +111,68 @@ def give_own_idempotency_key(run: EvermuseRun, case: schemathesis.Case) -> None:
     run.generated_keys[headers[name]] = digest
 
 
-def call_politely(run: EvermuseRun, case: schemathesis.Case) -> schemathesis.Response:
-    """Send a generated case; a 429 is judged, waited out, and sent once more.
+def transport_kwargs(run: EvermuseRun) -> dict[str, Any]:
+    """How schemathesis sends, for the case and for the checks that send again: through the run's client."""
+    return {"session": run.bridge, "base_url": run.base_url, "allow_redirects": False,
+            "timeout": run.settings.request_timeout}
 
-    A request that gets no answer is recorded against EM-HTTP-007 and ends the test as skipped:
+
+def call_politely(run: EvermuseRun, case: schemathesis.Case) -> schemathesis.Response:
+    """Send a generated case; a 429 is judged, waited out when it asks for a bearable wait, and sent once more.
+
+    A request that gets no answer ends the test as skipped (the bridge recorded it for EM-HTTP-007):
     shrinking would only wait out the same silence again and again.
     """
     give_own_idempotency_key(run, case)
-    call = {"base_url": run.base_url, "allow_redirects": False, "timeout": run.settings.request_timeout}
+    kwargs = transport_kwargs(run)
     try:
-        response = case.call(**call)
-        if response.status_code == 429 and run.budget.take():
-            case.validate_response(response)
-            time.sleep(retry_wait(st_checks.to_exchange(response, run.context()).response))
-            response = case.call(**call)
+        response = case.call(**kwargs)
+        if response.status_code == 429:
+            answer = exchange_of(response.request)
+            wait = retry_wait(answer.response) if answer is not None else MAX_RETRY_WAIT + 1
+            if wait <= MAX_RETRY_WAIT and wait < run.clock.remaining():
+                case.validate_response(response, transport_kwargs=kwargs)
+                time.sleep(wait)
+                response = case.call(**kwargs)
     except requests.RequestException as exc:
-        request = Request(case.method, run.base_url + case.formatted_path, dict(case.headers or {}))
-        run.record_silence(f"property test {case.operation.label}", request, f"{type(exc).__name__}: {exc}")
         pytest.skip(f"the target did not answer a generated request ({type(exc).__name__}); see EM-HTTP-007")
     return response
 
 
-@schema.parametrize()
-@settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_generated_requests_meet_the_contract(case: schemathesis.Case, evermuse_run: EvermuseRun,
-                                              request: pytest.FixtureRequest) -> None:
+@pytest.fixture
+def property_test(evermuse_run: EvermuseRun, request: pytest.FixtureRequest) -> EvermuseRun:
+    """The run, told which property test sends now; a test is skipped before it starts if the run has stopped.
+
+    Deciding here, before hypothesis runs, keeps its examples consistent: a skip in the middle of a
+    stateful run reads to hypothesis as flaky generation.
+    """
+    evermuse_run.property_label = request.node.name
     if evermuse_run.stopped:
         pytest.skip(f"the run stopped early: {evermuse_run.stopped}")
+    return evermuse_run
+
+
+@pytest.fixture
+def stateful_share(property_test: EvermuseRun) -> None:
+    if property_test.property_budget.get(property_test.property_label, 0) < STATEFUL_MIN_SHARE:
+        pytest.skip(f"the request budget (--max-requests {property_test.budget.limit}) leaves the stateful test "
+                    f"fewer than {STATEFUL_MIN_SHARE} requests")
+
+
+@schema.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_generated_requests_meet_the_contract(case: schemathesis.Case, property_test: EvermuseRun) -> None:
+    run = property_test
     if case.media_type == NDJSON and not isinstance(case.body, str):
         return  # a negative "not a string" NDJSON body turns into valid NDJSON text on the wire
-    if not evermuse_run.take_for_property_test(request.node.name):
-        return  # this test's share of the budget is spent; a test that sent nothing is reported skipped
-    case.validate_response(call_politely(evermuse_run, case))
+    if not run.property_share_left():
+        return  # this test's share of the run is spent; a test that sent nothing is reported skipped
+    try:
+        case.validate_response(call_politely(run, case), transport_kwargs=transport_kwargs(run))
+    except RunLimitReached:
+        return  # the budget or the time ran out on the way; what was sent is judged
+    except requests.RequestException as exc:
+        pytest.skip(f"the target did not answer a request of a check ({type(exc).__name__}); see EM-HTTP-007")
 
 
 # Read-only runs send no POST, so there is no 202 link to follow.
@@ -148,16 +181,21 @@ if _settings is None or not _settings.read_only:
     class LinkedWorkflow(schema.as_state_machine()):  # type: ignore[misc]
         """POST a batch, then follow the 202's link to read it."""
 
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            run = active_run()
+            assert run is not None
+            return transport_kwargs(run)
+
         def call(self, case: schemathesis.Case, **kwargs: Any) -> schemathesis.Response:
             run = active_run()
             assert run is not None
-            if not run.take_for_property_test(STATEFUL_LABEL):
-                pytest.skip(f"the request budget of {run.budget.limit} ran out during the stateful test")
-            return call_politely(run, case)
+            try:
+                return call_politely(run, case)
+            except RunLimitReached as exc:
+                pytest.skip(f"the stateful test stopped: {exc}")
 
 
-    STATEFUL_LABEL = "runTest"
     TestLinkedWorkflow = LinkedWorkflow.TestCase
     TestLinkedWorkflow.settings = settings(max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
                                            deadline=None, suppress_health_check=list(HealthCheck))
-    TestLinkedWorkflow = pytest.mark.usefixtures("evermuse_run")(TestLinkedWorkflow)
+    TestLinkedWorkflow = pytest.mark.usefixtures("stateful_share")(TestLinkedWorkflow)
