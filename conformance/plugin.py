@@ -12,6 +12,7 @@ import pytest
 from schemathesis.core.failures import Failure, FailureGroup
 
 from conformance import st_checks
+from conformance.drift.history import HistoryError, load_history, save_history
 from conformance.drift.report import BaselineError, load_baseline, write
 from conformance.expectations import NONE, Expectations, ExpectationsError, load_expectations
 from conformance.redact import RedactingLogRecords, redact
@@ -24,7 +25,7 @@ _SETTINGS = pytest.StashKey[RunSettings]()
 _RUN = pytest.StashKey[EvermuseRun]()
 _PROPERTY_ITEMS = pytest.StashKey[list[str]]()
 _EXPECTATIONS = pytest.StashKey[Expectations]()
-_BASELINE = pytest.StashKey[dict[str, Any]]()
+_HISTORY = pytest.StashKey[dict[str, Any]]()
 _CONFIG: dict[str, pytest.Config] = {}
 _LOG_RECORDS = RedactingLogRecords()
 # A rule as a failure names it: "EM-COUNT-001 (MUST) ...".
@@ -55,7 +56,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                         "for the embedded one)",
         "drift_report": "write drift.md and drift.json into this directory",
         "published_spec": "URL or path of the published OpenAPI document the drift report compares",
-        "drift_baseline": "last night's drift.json, so the report says what is new, persisting or resolved",
+        "drift_baseline": "last night's drift.json, to start the history from when there is no history file yet",
+        "drift_history": "the history of the last runs the report draws its trend from (default: history.json "
+                         "beside the report)",
+        "drift_history_runs": "how many runs the history keeps (default 60)",
     }
     for setting in SETTINGS:
         help_text = f"{helps[setting.name]}; env {setting.variable}, ini {setting.ini}"
@@ -105,11 +109,14 @@ def settings_for(config: pytest.Config) -> RunSettings:
             },
         )
     settings = config.stash[_SETTINGS]
-    if settings.drift_baseline and _BASELINE not in config.stash:
+    if settings.drift_history and _HISTORY not in config.stash:
         try:
-            config.stash[_BASELINE] = load_baseline(settings.drift_baseline)
-        except BaselineError as exc:
+            history = load_history(Path(settings.drift_history))
+            if not history["runs"] and settings.drift_baseline:
+                history = load_baseline(settings.drift_baseline)
+        except (HistoryError, BaselineError) as exc:
             raise SettingsError(str(exc)) from None
+        config.stash[_HISTORY] = history
     if _EXPECTATIONS not in config.stash:
         source = settings.sources.get("expectations", "--expectations")
         try:
@@ -182,6 +189,9 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     except CouldNotCheck as exc:
         run.not_checked = str(exc)
         pytest.exit(f"evermuse: could not check the target: {exc}.", returncode=EXIT_NOT_CHECKED)
+    except Exception as exc:  # whatever a target made the run trip on, it ends with a sentence, not a traceback
+        run.not_checked = f"the run could not go on ({type(exc).__name__}: {redact(str(exc))[:300]})"
+        pytest.exit(f"evermuse: could not check the target: {run.not_checked}.", returncode=EXIT_NOT_CHECKED)
     run.share_for_property_tests(config.stash.get(_PROPERTY_ITEMS, []))
     return run
 
@@ -198,7 +208,7 @@ def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
         assert verdict.deviation is not None
         pytest.xfail(f"accepted deviation: {verdict.deviation.describe()}")
     if verdict.outcome in (Outcome.VIOLATED, Outcome.EXPIRED):
-        text = failure_text(verdict)
+        text = failure_text(verdict, run.evidence_dir)
         if verdict.outcome == Outcome.EXPIRED:
             assert verdict.deviation is not None
             text += f"\n\nThis deviation was accepted until {verdict.deviation.expires}; the acceptance has expired."
@@ -287,8 +297,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not run.settings.drift_report:
         return
     run.finished = run.finished or time.time()
-    paths = write(run.drift_report(session.config.stash.get(_BASELINE, None)), Path(run.settings.drift_report))
-    run.written = [str(path) for path in paths]
+    report, bodies, history = run.drift_report(session.config.stash.get(_HISTORY, None))
+    paths = write(report, Path(run.settings.drift_report), bodies)
+    if run.settings.drift_history:
+        save_history(history, Path(run.settings.drift_history))
+    run.written = [str(path) for path in paths[:3]]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 
 from conformance.exchange import Exchange, Request
@@ -11,9 +12,18 @@ from conformance.registry import Violation
 
 SHOWN_HEADERS = ("content-type", "idempotency-key", "accept")
 MAX_SHOWN_BODY = 2048
+# Where the drift report keeps the bodies too long for a curl line, relative to the report.
+EVIDENCE_DIR = "evidence"
 
 
-def curl_line(request: Request) -> str:
+def body_file_name(body: bytes) -> str:
+    """The name of the file a body too long for a curl line is kept in: the same body, the same name."""
+    return f"{hashlib.sha256(body).hexdigest()[:16]}.bin"
+
+
+def curl_line(request: Request, evidence_dir: str = EVIDENCE_DIR) -> str:
+    """The request as a curl command; a body over 2 KiB is named as a file in evidence_dir, which the drift
+    report writes (--drift-report DIR puts it in DIR/evidence)."""
     parts = ["curl", "-X", request.method.upper()]
     for name, value in request.headers.items():
         if name.lower() == "x-api-key":
@@ -24,7 +34,7 @@ def curl_line(request: Request) -> str:
     if body and len(body) <= MAX_SHOWN_BODY:
         parts += ["--data-binary", body.decode("utf-8", "replace")]
     elif body:
-        parts += ["--data-binary", f"@body-of-{len(body)}-bytes.bin"]
+        parts += ["--data-binary", f"@{evidence_dir}/{body_file_name(body)}"]
     parts.append(request.url)
     return redact(" ".join(shlex.quote(part) for part in parts))
 
@@ -36,7 +46,7 @@ def where(exchange: Exchange, pointer: str) -> str:
     return f"{place}, {pointer}" if pointer else place
 
 
-def render(violation: Violation, *, curl: bool = True) -> str:
+def render(violation: Violation, *, curl: bool = True, evidence_dir: str = EVIDENCE_DIR) -> str:
     """The failure shape; curl=False where the caller prints its own reproduction line."""
     rule = violation.rule
     lines = [
@@ -49,5 +59,5 @@ def render(violation: Violation, *, curl: bool = True) -> str:
     lines.append(f"  Spec:     openapi/{CONTRACT_FILE.name}#{rule.spec}")
     lines.append(f"  Docs:     {rule.source}")
     if violation.exchange is not None and curl:
-        lines.append(f"  Reproduce with: {curl_line(violation.exchange.request)}")
+        lines.append(f"  Reproduce with: {curl_line(violation.exchange.request, evidence_dir)}")
     return redact("\n".join(lines))

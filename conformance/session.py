@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from conformance.catalogue import load_catalogue
@@ -31,13 +32,13 @@ EXIT_NOT_CHECKED = 6
 SHOWN_PER_RULE = 3
 
 
-def failure_text(verdict: Verdict) -> str:
+def failure_text(verdict: Verdict, evidence_dir: str = "evidence") -> str:
     """The failure text of a rule: its first distinct violations in the one shape, then how many more there were."""
     distinct: dict[tuple[str, str, str], Any] = {}
     for violation in verdict.violations:
         distinct.setdefault((violation.pointer, violation.expected, violation.activity.split(" #")[0]), violation)
     shown = list(distinct.values())[:SHOWN_PER_RULE]
-    parts = [f"{render(violation)}\n  Seen in:  {violation.activity}" for violation in shown]
+    parts = [f"{render(violation, evidence_dir=evidence_dir)}\n  Seen in:  {violation.activity}" for violation in shown]
     rest = len(verdict.violations) - len(shown)
     if rest > 0:
         exchanges = len({id(v.exchange) for v in verdict.violations})
@@ -111,6 +112,11 @@ class EvermuseRun:
             self.simulator.stop()
 
     @property
+    def evidence_dir(self) -> str:
+        """Where the curl lines of failures say a long request body is: the drift report writes it there."""
+        return str(Path(self.settings.drift_report) / "evidence") if self.settings.drift_report else "evidence"
+
+    @property
     def stopped(self) -> str | None:
         return self.campaign.stopped if self.campaign else None
 
@@ -173,24 +179,25 @@ class EvermuseRun:
                          whole_run=False)
         return [v for v in verdicts.values() if v.fails(self.settings.strict)]
 
-    def drift_report(self, baseline: dict[str, Any] | None) -> dict[str, Any]:
+    def drift_report(self, history: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]:
+        """The report, the request bodies its curl lines name, and the history with this run added."""
         verdicts = self.verdicts()
         outcomes = {outcome.value: n for outcome, n in count(verdicts).items()}
         evidence = self.evidence()
         status = "not checked" if self.not_checked else "checked"
-        live = report.live_part(status, self.not_checked or self.stopped or "", evidence, verdicts, outcomes,
-                                self.expectations)
-        violated = {f["rule"] for f in live["findings"]}
+        live, bodies = report.live_part(status, self.not_checked or self.stopped or "", evidence, verdicts, outcomes,
+                                        self.expectations)
         target = self.settings.base_url or "embedded reference simulator"
         observations = [checked.observation for checked in evidence]
         origin = report.provenance(target=target, started=self.started, finished=self.finished or time.time(),
                                    seed=self.settings.seed, requests=self.budget.used,
                                    server_version=drift_live.version_header(observations),
                                    published_source=self.settings.published_spec)
-        return report.build(provenance=origin, live=live,
-                            published=report.published_part(self.settings.published_spec, violated),
-                            expectations=self.expectations, baseline=baseline,
-                            baseline_source=self.settings.drift_baseline)
+        published = report.published_part(self.settings.published_spec, report.who_should_change(evidence))
+        built, updated = report.build(provenance=origin, live=live, published=published,
+                                      expectations=self.expectations, history=history,
+                                      keep=self.settings.drift_history_runs)
+        return built, bodies, updated
 
     # --- the property tests' share of the budget ----------------------------------------------
     def share_for_property_tests(self, labels: list[str]) -> None:

@@ -36,19 +36,34 @@ CASES = (("a batch status with every record accepted", "a negative acceptedCount
 
 
 def recorded() -> list[Checked]:
-    """Two violations as a run would record them, from the rule cases."""
-    return [check_observation(Observation(f"read {case.description}", to_exchange(case.document)))
-            for case in iter_cases() if (case.group, case.description) in CASES]
+    """Two violations as a run would record them, from the rule cases: a negative count, then a problem+json 400."""
+    found = {(case.group, case.description): case for case in iter_cases()}
+    return [check_observation(Observation(f"read {description}", to_exchange(found[(group, description)].document)))
+            for group, description in CASES]
 
 
-def sample(baseline: dict[str, Any] | None = None) -> dict[str, Any]:
-    evidence = recorded()
+def sample(history: dict[str, Any] | None = None, *, started_at: str = PROVENANCE["started_at"],
+           evidence: list[Checked] | None = None) -> dict[str, Any]:
+    evidence = recorded() if evidence is None else evidence
     verdicts = judge(evidence, load_catalogue(), NONE, dt.date(2026, 11, 28))
-    live = report.live_part("checked", "", evidence, verdicts, {"held": 66, "violated": 2, "not exercised": 1}, NONE)
-    published = report.published_part(str(GOLDEN / "published-small.yaml"), {f["rule"] for f in live["findings"]})
+    live, _ = report.live_part("checked", "", evidence, verdicts, {"held": 66, "violated": 2, "not exercised": 1}, NONE)
+    published = report.published_part(str(GOLDEN / "published-small.yaml"), report.who_should_change(evidence))
     published["source"] = PROVENANCE["published_spec"]  # where the checkout lies is no part of the rendering
-    return report.build(provenance=dict(PROVENANCE), live=live, published=published, baseline=baseline,
-                        baseline_source="baseline/drift.json" if baseline else None)
+    built, _ = report.build(provenance={**PROVENANCE, "started_at": started_at}, live=live, published=published,
+                            history=history)
+    return built
+
+
+def nights(*evidence_per_night: list[Checked]) -> list[dict[str, Any]]:
+    """One report per night, each with the history of the nights before."""
+    history, reports = None, []
+    for night, evidence in enumerate(evidence_per_night, start=1):
+        verdicts = judge(evidence, load_catalogue(), NONE, dt.date(2026, 11, 28))
+        live, _ = report.live_part("checked", "", evidence, verdicts, {}, NONE)
+        built, history = report.build(provenance={**PROVENANCE, "started_at": f"2026-11-2{night}T03:17:00Z"},
+                                      live=live, published=report.published_part(None), history=history)
+        reports.append(built)
+    return reports
 
 
 def test_report_json_follows_its_schema() -> None:
@@ -63,28 +78,46 @@ def test_report_markdown_matches_the_golden_file() -> None:
     assert rendered == golden.read_text()
 
 
-def test_trend_marks_findings_new_persisting_and_resolved() -> None:
-    first = sample()
-    second_baseline = copy.deepcopy(first)
-    second_baseline["provenance"]["started_at"] = "2026-11-27T03:17:00Z"
-    for item in second_baseline["live"]["findings"]:
-        item["first_seen"] = "2026-11-20"
-    gone = {"fingerprint": "0123456789ab", "rule": "EM-SENT-007", "level": "MUST", "sentence": "s", "operation": "o",
-            "count": 1, "evidence": first["live"]["findings"][0]["evidence"], "accepted": None,
-            "state": "new", "first_seen": "2026-11-25"}
-    second_baseline["live"]["findings"].append(gone)
-    second = sample(second_baseline)
-    states = {f["fingerprint"]: (f["state"], f["first_seen"]) for f in second["live"]["findings"]}
-    assert set(states.values()) == {("persisting", "2026-11-20")}
-    assert [r["fingerprint"] for r in second["trend"]["resolved"]] == ["0123456789ab"]
-    assert second["trend"]["new"] == 0
-    jsonschema.Draft202012Validator(SCHEMA).validate(second)
-    assert "RESOLVED EM-SENT-007" in render(second)
+def test_history_marks_findings_new_persisting_flaky_and_resolved() -> None:
+    count, problem = recorded()
+    first, second, third, fourth = nights([count], [count, problem], [count], [count, problem])
+    states = [{f["rule"]: (f["state"], f["first_seen"], f["seen_in"], f["of_runs"]) for f in night["live"]["findings"]}
+              for night in (first, second, third, fourth)]
+    assert states[0]["EM-COUNT-001"] == ("new", "2026-11-21", 1, 1)
+    assert states[1]["EM-COUNT-001"] == ("persisting", "2026-11-21", 2, 2)
+    assert states[1]["EM-HTTP-003"][0] == "new"
+    assert "EM-HTTP-003" not in states[2]
+    resolved = {r["title"].split()[0] for r in third["trend"]["resolved"] if r["part"] == "live"}
+    assert "EM-HTTP-003" in resolved and "EM-COUNT-001" not in resolved
+    assert states[3]["EM-HTTP-003"] == ("flaky", "2026-11-22", 2, 4)
+    assert [run["must"] for run in fourth["history"]] == [1, 2, 1, 2]
+    for night in (first, second, third, fourth):
+        jsonschema.Draft202012Validator(SCHEMA).validate(night)
+
+
+def test_history_keeps_only_the_last_runs() -> None:
+    history = None
+    for night in range(1, 6):
+        built = sample(history, started_at=f"2026-11-2{night}T03:17:00Z")
+        history = report.apply_history(copy.deepcopy(built), history or {"version": 1, "runs": [], "titles": {}},
+                                       keep=3)
+    assert [run["started_at"][:10] for run in history["runs"]] == ["2026-11-23", "2026-11-24", "2026-11-25"]
+
+
+def test_the_page_opens_with_red_or_green_every_broken_rule_and_a_chart() -> None:
+    count, problem = recorded()
+    third = nights([count], [count, problem], [count])[2]
+    page = render(third)
+    first_screen = "\n".join(page.splitlines()[:40])
+    assert first_screen.count("**RED**") == 1
+    assert "MUST broken: `EM-COUNT-001`" in first_screen
+    assert "xychart-beta" in first_screen and "line [1, 2, 1]" in first_screen
+    assert "## Resolved since the last run" in page
 
 
 def test_unavailable_published_document_leaves_the_rest_of_the_report() -> None:
-    built = report.build(provenance=dict(PROVENANCE), live=report.live_part("not run", "no run", [], {}, {}, NONE),
-                         published=report.published_part("/nonexistent/spec.yaml", set()))
+    live, _ = report.live_part("not run", "no run", [], {}, {}, NONE)
+    built, _ = report.build(provenance=dict(PROVENANCE), live=live, published=report.published_part("/nonexistent/spec.yaml"))
     assert built["published"]["status"] == "unavailable"
     assert "could not read /nonexistent/spec.yaml" in built["published"]["error"]
     jsonschema.Draft202012Validator(SCHEMA).validate(built)
@@ -93,7 +126,7 @@ def test_unavailable_published_document_leaves_the_rest_of_the_report() -> None:
 
 @pytest.mark.skipif(not SHARED_PUBLISHED.exists(), reason="../shared/reference is not beside this checkout")
 def test_published_document_defects_are_reported() -> None:
-    part = report.published_part(str(SHARED_PUBLISHED), set())
+    part = report.published_part(str(SHARED_PUBLISHED))
     defects = {(d["kind"], d["location"]) for d in part["defects"]}
     assert ("nullable-in-3.1", "/components/schemas/IngestBatchListResponse/properties/nextCursor") in defects
     missing_bodies = {location for kind, location in defects if kind == "error-without-body"}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from conformance.drift.report import SCHEMA_FILE
+from conformance.keyforms import holds_key
 from conformance.simulator import SimulatorServer, make_settings
 from tests.suite_runs import run_suite
 
@@ -23,40 +26,57 @@ def published() -> str:
     return str(SHARED_PUBLISHED if SHARED_PUBLISHED.exists() else SMALL_PUBLISHED)
 
 
-def test_drift_report_names_the_fault_and_goes_from_new_to_resolved(tmp_path: Path) -> None:
-    first, second = tmp_path / "night-1", tmp_path / "night-2"
-    broken = run_suite(tmp_path, "--simulator-fault", "type-upper-case", "--drift-report", str(first),
-                       "--published-spec", published(), *FAST)
-    assert broken.returncode == 1, broken.output[-2000:]
-    report = json.loads((first / "drift.json").read_text())
-    jsonschema.Draft202012Validator(SCHEMA).validate(report)
-    (finding,) = [f for f in report["live"]["findings"] if f["rule"] == "EM-SENT-007"]
-    assert finding["state"] == "new"
-    assert "EM-SENT-007" in (first / "drift.md").read_text()
-    assert report["published"]["status"] == "compared"
-
-    fixed = run_suite(tmp_path, "--drift-report", str(second), "--drift-baseline", str(first / "drift.json"),
-                      "--published-spec", published(), *FAST)
-    assert fixed.returncode == 0, fixed.output[-2000:]
-    after = json.loads((second / "drift.json").read_text())
-    jsonschema.Draft202012Validator(SCHEMA).validate(after)
-    assert finding["fingerprint"] in {r["fingerprint"] for r in after["trend"]["resolved"]}
-    assert all(change["state"] == "persisting" for change in after["published"]["changes"])
-    assert "RESOLVED EM-SENT-007" in (second / "drift.md").read_text()
+def test_three_nights_with_a_history_chart_a_finding_from_first_seen_to_resolved(tmp_path: Path) -> None:
+    history = tmp_path / "history.json"
+    common = ("--drift-history", str(history), "--published-spec", published(), *FAST)
+    nights = [run_suite(tmp_path, *faults, "--drift-report", str(tmp_path / f"night-{n}"), *common)
+              for n, faults in enumerate([(), ("--simulator-fault", "type-upper-case"), ()], start=1)]
+    assert [night.returncode for night in nights] == [0, 1, 0], nights[1].output[-2000:]
+    second = json.loads((tmp_path / "night-2" / "drift.json").read_text())
+    third = json.loads((tmp_path / "night-3" / "drift.json").read_text())
+    for report in (second, third):
+        jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    (finding,) = [f for f in second["live"]["findings"] if f["rule"] == "EM-SENT-007"]
+    assert (finding["state"], finding["seen_in"], finding["of_runs"]) == ("new", 1, 2)
+    assert finding["fingerprint"] in {r["fingerprint"] for r in third["trend"]["resolved"]}
+    page = (tmp_path / "night-3" / "drift.md").read_text()
+    assert "line [0, 1, 0]" in page and 'x-axis ["' in page
+    assert "## Resolved since the last run" in page and "EM-SENT-007" in page
+    assert len(json.loads(history.read_text())["runs"]) == 3
+    assert page.count("<svg") == 0 and (tmp_path / "night-3" / "drift.html").read_text().count("<circle") == 6
 
 
-def test_drift_report_with_two_faults_holds_no_key(tmp_path: Path) -> None:
+TEN_FAULTS = ("status-extra-field", "count-as-string", "errors-uncapped", "type-upper-case", "status-flaps",
+              "key-echoed-in-header", "no-size-limit", "list-oldest-first", "download-counter-as-string",
+              "error-body-problem-json")
+
+
+def test_a_target_breaking_ten_rules_gets_a_short_page_a_full_json_and_no_key(tmp_path: Path) -> None:
     out = tmp_path / "drift"
-    with SimulatorServer(make_settings(write_key=KEY, faults=["key-echoed-in-header", "status-extra-field"])) as sim:
+    with SimulatorServer(make_settings(write_key=KEY, faults=list(TEN_FAULTS), lifecycle_seconds=2)) as sim:
         run = run_suite(tmp_path, "--base-url", sim.base_url, "--drift-report", str(out), "--published-spec",
                         published(), *FAST, env={"EVERMUSE_API_KEY": KEY})
+        report = json.loads((out / "drift.json").read_text())
+        replayable = [f for f in report["live"]["findings"] if "@evidence/" in f["evidence"]["curl"]]
+        assert replayable, "the body over 5 MB has an evidence file"
+        evidence = replayable[0]["evidence"]
+        command = shlex.split(evidence["curl"].replace("[redacted]", KEY))
+        replayed = subprocess.run([*command, "-s", "-o", "/dev/null", "-w", "%{http_code}"], cwd=out,
+                                  capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
-    rules = {f["rule"] for f in json.loads((out / "drift.json").read_text())["live"]["findings"]}
-    assert {"EM-SEC-001", "EM-SHAPE-002"} <= rules
-    for written in (out / "drift.json", out / "drift.md"):
-        assert KEY not in written.read_text()
-    assert KEY not in run.output
-    assert KEY not in run.junit
+    assert int(replayed.stdout) == evidence["status"]
+    page = (out / "drift.md").read_text()
+    assert len(page.encode()) < 30_000
+    broken = {v["rule"] for v in report["live"]["verdicts"] if v["outcome"] == "violated"}
+    assert len(broken) >= 10
+    first_screen = "\n".join(page.splitlines()[:40])
+    assert all(rule in first_screen for rule in broken)
+    assert {f["rule"] for f in report["live"]["findings"]} == broken
+    assert sum(f["count"] for f in report["live"]["findings"]) >= len(report["live"]["findings"])
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert not holds_key(path.read_bytes().decode("latin-1"), KEY), path
+    assert not holds_key(run.output, KEY)
 
 
 def test_unreachable_published_document_leaves_the_live_part(tmp_path: Path) -> None:

@@ -90,6 +90,7 @@ class Hostile:
             "deep": (200, b"application/json", b"[" * 100_000),
             "nan": (200, b"application/json", b'{"batches": [], "nextCursor": NaN}'),
             "twice": (200, b"application/json", b'{"batches": [], "batches": [], "nextCursor": null}'),
+            "bad-utf8": (200, b"application/json", b'{"batches": [], "nextCursor": "\xff\xfe"}'),
         }.get(self.mode, (200, b"application/json", b"{}"))
         if self.mode == "silent":
             await asyncio.sleep(30)
@@ -188,7 +189,7 @@ def run_against(url: str, tmp_path: Path, *extra: str, memory: bool = False, tim
     ("mode", "rule"),
     [("not-json", "EM-HTTP-002"), ("truncated", "EM-HTTP-002"), ("huge", "EM-HTTP-002"), ("html", "EM-HTTP-008"),
      ("silent", "EM-HTTP-007"), ("reset", "EM-HTTP-007"), ("echo-key", "EM-SEC-001"),
-     ("deep", "EM-HTTP-002"), ("nan", "EM-HTTP-002"), ("twice", "EM-HTTP-002"),
+     ("deep", "EM-HTTP-002"), ("nan", "EM-HTTP-002"), ("twice", "EM-HTTP-002"), ("bad-utf8", "EM-HTTP-002"),
      ("trickle-body", "EM-HTTP-007")],
 )
 def test_hostile_target_fails_a_rule_without_crashing(tmp_path: Path, mode: str, rule: str) -> None:

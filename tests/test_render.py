@@ -7,7 +7,7 @@ import json
 from conformance.checker import check
 from conformance.exchange import Context, Exchange, Keys, Request, Response
 from conformance.redact import forget_secrets, redact, register_secret
-from conformance.render import curl_line, render
+from conformance.render import body_file_name, curl_line, render
 
 EXPECTED = """\
 EM-COUNT-001 (MUST) acceptedCount, rejectedCount and totalErrorCount are integers of 0 or more.
@@ -56,9 +56,12 @@ def test_curl_shows_body_and_chosen_headers_only() -> None:
     )
 
 
-def test_curl_names_a_large_body_instead_of_printing_it() -> None:
+def test_curl_names_a_large_body_by_its_evidence_file_instead_of_printing_it() -> None:
     request = Request("POST", "http://127.0.0.1:8080/api/v1/ingest", {}, b" " * 5000)
-    assert "--data-binary @body-of-5000-bytes.bin" in curl_line(request)
+    name = body_file_name(b" " * 5000)
+    assert f"--data-binary @evidence/{name}" in curl_line(request)
+    assert f"--data-binary @reports/drift/evidence/{name}" in curl_line(request, "reports/drift/evidence")
+    assert body_file_name(b" " * 5001) != name
 
 
 def test_redact_hides_any_key_shaped_string() -> None:

@@ -31,6 +31,7 @@ def test_nightly_runs_on_a_schedule_and_by_hand_with_secret_keys() -> None:
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "tox -e staging" in script
     assert "GITHUB_STEP_SUMMARY" in script
+    assert "--drift-history history/history.json" in script  # the history is kept between nights
     assert "6) echo" in script  # a target that could not be checked fails with its own message
     uses = [step.get("uses", "") for step in job["steps"]]
     assert any(u.startswith("actions/cache/restore") for u in uses)

@@ -29,15 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     except report.BaselineError as exc:
         print(f"error: {str(exc).replace('--drift-baseline', '--baseline')}.", file=sys.stderr)
         return EXIT_USAGE
-    live = report.live_part("not run", "spec comparison only (python -m conformance.drift)", [], {}, {},
-                            report.NONE)
-    published = report.published_part(args.published_spec, set())
+    live, _ = report.live_part("not run", "spec comparison only (python -m conformance.drift)", [], {}, {},
+                               report.NONE)
+    published = report.published_part(args.published_spec)
     origin = report.provenance(target="none: spec comparison only", started=started, finished=time.time(), seed=None,
                                requests=0, server_version=None, published_source=args.published_spec)
-    built = report.build(provenance=origin, live=live, published=published, baseline=baseline,
-                         baseline_source=args.baseline)
+    built, _ = report.build(provenance=origin, live=live, published=published, history=baseline)
     try:
-        json_path, md_path = report.write(built, Path(args.out))
+        json_path, md_path, *_ = report.write(built, Path(args.out))
     except OSError as exc:
         print(f"error: cannot write into {args.out} ({exc.strerror}); choose another --out.", file=sys.stderr)
         return EXIT_USAGE

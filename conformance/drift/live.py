@@ -10,10 +10,10 @@ from conformance.catalogue import load_catalogue
 from conformance.checker import Checked
 from conformance.contract import load_contract
 from conformance.exchange import Observation
-from conformance.fingerprints import fingerprint, operation_label, violation_fingerprint
+from conformance.fingerprints import fingerprint, operation_label, pointer_template, violation_fingerprint
 from conformance.redact import redact
 from conformance.registry import Violation
-from conformance.render import curl_line
+from conformance.render import MAX_SHOWN_BODY, body_file_name, curl_line
 from conformance.verdicts import Verdict
 
 # Headers any HTTP server may send; the contract documents none of its own.
@@ -35,37 +35,49 @@ def version_header(observations: Iterable[Observation]) -> str | None:
     return None
 
 
-def findings(verdicts: dict[str, Verdict]) -> list[dict[str, Any]]:
+def _evidence(violation: Violation) -> dict[str, Any]:
+    exchange = violation.exchange
+    assert exchange is not None
+    body = exchange.response.body[:EXCERPT].decode("utf-8", "replace")
+    return {
+        "activity": violation.activity,
+        "request": f"{exchange.request.method.upper()} {exchange.request.raw_path}",
+        "status": exchange.response.status,
+        "pointer": violation.pointer,
+        "expected": violation.expected,
+        "received": redact(violation.received),
+        "body_excerpt": redact(body),
+        "curl": curl_line(exchange.request),
+    }
+
+
+def findings(verdicts: dict[str, Verdict]) -> tuple[list[dict[str, Any]], dict[str, bytes]]:
+    """Each finding, grouped by rule, operation and place, with its first and last example; and the request
+    bodies too long for a curl line, by the evidence file name the curl lines give them."""
     grouped: dict[str, list[Violation]] = defaultdict(list)
     for verdict in verdicts.values():
         for violation in verdict.violations:
             grouped[violation_fingerprint(violation)].append(violation)
-    result = []
+    result, bodies = [], {}
     for key, seen in grouped.items():
-        violation = seen[0]
-        exchange = violation.exchange
-        assert exchange is not None
-        body = exchange.response.body[:EXCERPT].decode("utf-8", "replace")
+        first, last = seen[0], seen[-1]
+        for violation in (first, last):
+            body = violation.exchange.request.body if violation.exchange is not None else None
+            if body and len(body) > MAX_SHOWN_BODY:
+                bodies[body_file_name(body)] = body
         result.append({
             "fingerprint": key,
-            "rule": violation.rule.id,
-            "level": violation.rule.level,
-            "sentence": violation.rule.sentence,
-            "operation": operation_label(exchange),
+            "rule": first.rule.id,
+            "level": first.rule.level,
+            "sentence": first.rule.sentence,
+            "operation": operation_label(first.exchange) if first.exchange is not None else "",
+            "place": pointer_template(first.pointer),
             "count": len(seen),
-            "evidence": {
-                "activity": violation.activity,
-                "request": f"{exchange.request.method.upper()} {exchange.request.raw_path}",
-                "status": exchange.response.status,
-                "pointer": violation.pointer,
-                "expected": violation.expected,
-                "received": redact(violation.received),
-                "body_excerpt": redact(body),
-                "curl": curl_line(exchange.request),
-            },
+            "evidence": _evidence(first),
+            "last": _evidence(last),
         })
     order = {rule_id: n for n, rule_id in enumerate(load_catalogue().ids)}
-    return sorted(result, key=lambda f: (f["level"] != "MUST", order[f["rule"]], f["operation"]))
+    return sorted(result, key=lambda f: (f["level"] != "MUST", order[f["rule"]], f["operation"], f["place"])), bodies
 
 
 def undocumented(evidence: list[Checked]) -> list[dict[str, Any]]:

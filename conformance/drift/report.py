@@ -1,27 +1,37 @@
-"""The drift report: its JSON (documented by drift-report.schema.json) and its Markdown, from one dict."""
+"""The drift report: its JSON (documented by drift-report.schema.json), Markdown and HTML, from one dict.
+
+drift.json keeps every finding; drift.md and drift.html are the owners' morning read, short by design.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from conformance import __version__
 from conformance.checker import Checked
 from conformance.contract import load_contract
+from conformance.drift import history as runs
 from conformance.drift import live
 from conformance.drift.published import PublishedUnavailable, find_defects, load_published
-from conformance.drift.specdiff import API_SHOULD_CHANGE, PUBLISHED_SHOULD_CHANGE, diff_documents
+from conformance.drift.specdiff import API_SHOULD_CHANGE, PUBLISHED_SHOULD_CHANGE, Change, diff_documents
 from conformance.expectations import NONE, Expectations
+from conformance.fingerprints import operation_label
 from conformance.redact import redact
+from conformance.render import EVIDENCE_DIR
 from conformance.verdicts import Verdict
 
-SCHEMA_ID = "https://evermuse-conformance.invalid/drift-report/v1"
+SCHEMA_ID = "https://evermuse-conformance.invalid/drift-report/v2"
 SCHEMA_FILE = Path(__file__).with_name("drift-report.schema.json")
-VERSION = 1
+VERSION = 2
 LEVEL_ORDER = {"breaking": 0, "warning": 1, "info": 2}
+NOT_SEEN = "not seen live: no evidence either way"
+
+# Who should change, from what the run saw: (rule, operation, status or None) -> one of the three sentences.
+WhoShouldChange = Callable[[str | None, str, int | None], str]
 
 
 def provenance(*, target: str, started: float, finished: float, seed: int | None, requests: int,
@@ -43,10 +53,10 @@ def provenance(*, target: str, started: float, finished: float, seed: int | None
 
 
 def live_part(status: str, reason: str, evidence: list[Checked], verdicts: dict[str, Verdict], rules: dict[str, int],
-              expectations: Expectations) -> dict[str, Any]:
+              expectations: Expectations) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The live part, and the request bodies its curl lines name as evidence files."""
     # A run that could not do its work may still have seen findings; they are reported beside the reason.
-    checked = bool(evidence)
-    found = live.findings(verdicts) if checked else []
+    found, bodies = live.findings(verdicts) if evidence else ([], {})
     for finding in found:
         deviation = expectations.for_rule(finding["rule"]) or expectations.for_fingerprint(finding["fingerprint"])
         finding["accepted"] = None if deviation is None else {
@@ -57,14 +67,43 @@ def live_part(status: str, reason: str, evidence: list[Checked], verdicts: dict[
         "reason": reason,
         "rules": rules,
         "verdicts": [{"rule": rule_id, "level": v.rule.level, "outcome": v.outcome.value, "judged": v.judged,
-                      "reason": v.reason} for rule_id, v in verdicts.items()] if checked else [],
+                      "reason": v.reason} for rule_id, v in verdicts.items()] if evidence else [],
         "findings": found,
-        "undocumented": live.undocumented(evidence) if checked else [],
-        "never_observed": live.never_observed([c.observation for c in evidence]) if checked else [],
-    }
+        "undocumented": live.undocumented(evidence) if evidence else [],
+        "never_observed": live.never_observed([c.observation for c in evidence]) if evidence else [],
+    }, bodies
 
 
-def published_part(source: str | None, violated_rules: set[str]) -> dict[str, Any]:
+def who_should_change(evidence: list[Checked]) -> WhoShouldChange:
+    """Decided per change from what the run saw at that operation (and status): an answer that breaks the rule
+    behind the change sides with the published document, one the rule held on sides with the contract."""
+    seen: dict[tuple[str, int], list[Checked]] = {}
+    for checked in evidence:
+        exchange = checked.observation.exchange
+        if exchange.response.transport_error is None:
+            seen.setdefault((operation_label(exchange), exchange.response.status), []).append(checked)
+
+    def decide(rule: str | None, operation: str, status: int | None) -> str:
+        answers = [c for (op, answered), cs in seen.items() if op == operation and status in (None, answered)
+                   for c in cs]
+        if rule is None or not answers:
+            return NOT_SEEN
+        if any(v.rule.id == rule for c in answers for v in c.violations):
+            return API_SHOULD_CHANGE
+        return PUBLISHED_SHOULD_CHANGE if any(rule in c.judged for c in answers) else NOT_SEEN
+
+    return decide
+
+
+def _status_of(change: Change) -> int | None:
+    """The response status a change is about ("response 413", "response 200.batchId"), if any."""
+    if not change.location.startswith("response "):
+        return None
+    code = change.location.split()[1].split(".")[0]
+    return int(code) if code.isdigit() else None
+
+
+def published_part(source: str | None, decide: WhoShouldChange | None = None) -> dict[str, Any]:
     if source is None:
         return {"status": "not compared", "source": None, "error": "no --published-spec", "changes": [], "defects": []}
     try:
@@ -80,8 +119,7 @@ def published_part(source: str | None, violated_rules: set[str]) -> dict[str, An
         "changes": [{
             "fingerprint": c.fingerprint, "kind": c.kind, "operation": c.operation, "location": c.location,
             "published": c.published, "contract": c.contract, "level": c.level, "rule": c.rule,
-            # When the live API breaks the rule behind a change, it sides with the published document.
-            "should_change": API_SHOULD_CHANGE if c.rule in violated_rules else PUBLISHED_SHOULD_CHANGE,
+            "should_change": decide(c.rule, c.operation, _status_of(c)) if decide else NOT_SEEN,
         } for c in changes],
         "defects": [{"fingerprint": d.fingerprint, "kind": d.kind, "location": d.location, "detail": d.detail,
                      "level": d.level, "should_change": PUBLISHED_SHOULD_CHANGE}
@@ -110,7 +148,7 @@ def expectations_part(expectations: Expectations, found: list[dict[str, Any]], t
 def _items(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
     """Every fingerprinted finding with its part and a one-line title."""
     for finding in report["live"]["findings"]:
-        yield "live", finding, f"{finding['rule']} {finding['operation']} {finding['evidence']['pointer']}"
+        yield "live", finding, f"{finding['rule']} {finding['operation']} {finding['place'] or 'answer'}"
     for item in report["live"]["undocumented"]:
         yield "live", item, f"undocumented {item['kind']} {item['detail']} in {item['operation']}"
     for change in report["published"]["changes"]:
@@ -119,42 +157,38 @@ def _items(report: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
         yield "published", defect, f"defect {defect['kind']} at {defect['location']}"
 
 
-def apply_trend(report: dict[str, Any], baseline: dict[str, Any] | None, baseline_source: str | None) -> None:
-    today = report["provenance"]["started_at"][:10]
-    before = {item["fingerprint"]: (part, item, title) for part, item, title in _items(baseline)} if baseline else {}
-    current = set()
-    for _, item, _ in _items(report):
-        current.add(item["fingerprint"])
-        if item["fingerprint"] in before:
-            item["state"] = "persisting"
-            item["first_seen"] = before[item["fingerprint"]][1].get("first_seen") or baseline["provenance"][
-                "started_at"][:10]
-        else:
-            item["state"] = "new"
-            item["first_seen"] = today
-    evaluated = {"live": report["live"]["status"] == "checked",
+def apply_history(report: dict[str, Any], history: dict[str, Any], keep: int) -> dict[str, Any]:
+    """Each finding's state, first and last seen, and how often; the trend; and the history with this run in it."""
+    items = list(_items(report))
+    updated = runs.record_run(history, report, [(item["fingerprint"], f"{part}: {title}")
+                                                for part, item, title in items], keep=keep)
+    for _, item, _ in items:
+        seen = runs.presence(updated, item["fingerprint"])
+        assert seen is not None
+        item.update(state=seen.state, first_seen=seen.first_seen, last_seen=seen.last_seen, seen_in=seen.seen_in,
+                    of_runs=seen.of)
+    evaluated = {"live": report["live"]["status"] != "not run",
                  "published": report["published"]["status"] == "compared"}
-    resolved = [{"fingerprint": key, "part": part, "title": title, "first_seen": item.get("first_seen")}
-                for key, (part, item, title) in sorted(before.items()) if key not in current and evaluated[part]]
-    states = [item["state"] for _, item, _ in _items(report)]
-    report["trend"] = {
-        "baseline": baseline_source,
-        "baseline_started_at": baseline["provenance"]["started_at"] if baseline else None,
-        "new": states.count("new") if baseline else None,
-        "persisting": states.count("persisting") if baseline else None,
-        "resolved": resolved,
-    }
+    resolved = [dict(r, part=r["title"].split(":")[0], title=r["title"].split(": ", 1)[-1])
+                for r in runs.resolved(updated) if evaluated.get(r["title"].split(":")[0], True)]
+    states = [item["state"] for _, item, _ in items]
+    report["trend"] = {"runs": len(updated["runs"]), "new": states.count("new"),
+                       "persisting": states.count("persisting"), "flaky": states.count("flaky"), "resolved": resolved}
+    report["history"] = [{key: run[key] for key in ("started_at", "status", "must", "should")}
+                         for run in updated["runs"]]
+    return updated
 
 
 def build(*, provenance: dict[str, Any], live: dict[str, Any], published: dict[str, Any],
-          expectations: Expectations = NONE, baseline: dict[str, Any] | None = None,
-          baseline_source: str | None = None) -> dict[str, Any]:
+          expectations: Expectations = NONE, history: dict[str, Any] | None = None,
+          keep: int = runs.DEFAULT_KEEP) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report, and the history with its run added."""
     report = {"$schema": SCHEMA_ID, "version": VERSION, "provenance": provenance, "live": live,
               "published": published}
-    apply_trend(report, baseline, baseline_source)
+    updated = apply_history(report, history or runs.empty(), keep)
     report["expectations"] = expectations_part(expectations, live["findings"],
                                                dt.date.fromisoformat(provenance["started_at"][:10]))
-    return report
+    return report, updated
 
 
 class BaselineError(Exception):
@@ -162,22 +196,37 @@ class BaselineError(Exception):
 
 
 def load_baseline(path: str) -> dict[str, Any]:
+    """A history of one run from last night's drift.json, for a run without a history file of its own."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise BaselineError(f"cannot read the baseline {path} ({exc.strerror}); fix --drift-baseline") from None
     except json.JSONDecodeError as exc:
         raise BaselineError(f"the baseline {path} is not JSON ({exc.msg}); fix --drift-baseline") from None
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise BaselineError(f"the baseline {path} is not a version {VERSION} drift report; fix --drift-baseline")
-    return data
+    if not isinstance(data, dict) or data.get("version") not in (1, VERSION):
+        raise BaselineError(f"the baseline {path} is not a drift report; fix --drift-baseline")
+    for finding in data["live"]["findings"]:
+        finding.setdefault("place", finding.get("evidence", {}).get("pointer", ""))
+    return runs.from_report(data, [(item["fingerprint"], f"{part}: {title}") for part, item, title in _items(data)])
 
 
-def write(report: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+def write(report: dict[str, Any], directory: Path, bodies: dict[str, bytes] | None = None) -> list[Path]:
+    """drift.json, drift.md and drift.html, and each request body a curl line names, under evidence/."""
+    from conformance.drift.html import render_html
     from conformance.drift.markdown import render
 
     directory.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = directory / "drift.json", directory / "drift.md"
+    written = []
+    if bodies:
+        (directory / EVIDENCE_DIR).mkdir(exist_ok=True)
+        for name, body in bodies.items():
+            # The body as sent; a key in it, were there one, would leave no file.
+            path = directory / EVIDENCE_DIR / name
+            path.write_bytes(redact(body.decode("latin-1")).encode("latin-1"))
+            written.append(path)
+    json_path, md_path, html_path = directory / "drift.json", directory / "drift.md", directory / "drift.html"
     json_path.write_text(redact(json.dumps(report, indent=2, ensure_ascii=False)) + "\n", encoding="utf-8")
-    md_path.write_text(redact(render(report)), encoding="utf-8")
-    return json_path, md_path
+    markdown = redact(render(report))
+    md_path.write_text(markdown, encoding="utf-8")
+    html_path.write_text(redact(render_html(report, markdown)), encoding="utf-8")
+    return [json_path, md_path, html_path, *written]

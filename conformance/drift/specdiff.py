@@ -7,6 +7,7 @@ document: breaking (it will misbehave), warning (it may), info (it will not).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,7 +198,9 @@ def diff_documents(published: dict[str, Any], contract: dict[str, Any]) -> list[
                 changes.append(Change("media-type", label, where, "present" if their_schema else "absent",
                                       "present" if our_schema else "absent", "warning", None))
             else:
-                changes += compare_schemas(label, where, their_schema, our_schema, response=False)
+                # What the API takes of a request body shows in what it accepts: EM-INGEST-006 judges that.
+                changes += [dataclasses.replace(change, rule=change.rule or "EM-INGEST-006")
+                            for change in compare_schemas(label, where, their_schema, our_schema, response=False)]
         changes += _compare_responses(label, theirs.get("responses", {}), ours.get("responses", {}))
     return changes
 
@@ -229,8 +232,8 @@ def _compare_responses(label: str, theirs: dict[str, Any], ours: dict[str, Any])
         where = f"response {status}"
         if status not in ours or status not in theirs:
             yield Change("status", label, where, "documented" if status in theirs else "not documented",
-                         "documented" if status in ours else "not documented",
-                         "warning" if status in ours else "info", "EM-HTTP-004")
+                         "documented" if status in ours else "not documented", "warning" if status in ours else "info",
+                         "EM-HTTP-010" if status >= "400" else "EM-HTTP-004")
             continue
         their_schema, our_schema = _json_schema(theirs[status]), _json_schema(ours[status])
         if our_schema is not None and their_schema is None:
@@ -242,4 +245,9 @@ def _compare_responses(label: str, theirs: dict[str, Any], ours: dict[str, Any])
 
 
 def _body_rule(status: str) -> str:
-    return "EM-RATE-001" if status == "429" else "EM-HTTP-003" if status >= "400" else "EM-HTTP-002"
+    """The rule that holds the body of an answer with this status to the contract."""
+    if status == "429":
+        return "EM-RATE-001"
+    if status == "400":
+        return "EM-HTTP-003"
+    return "EM-HTTP-009" if status >= "400" else "EM-HTTP-002"

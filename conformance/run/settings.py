@@ -10,6 +10,7 @@ import random
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 # Sized for staging: a lifecycle of about four minutes, waited out, and everything else besides.
 DEFAULT_MAX_DURATION = 1800.0
 DEFAULT_ATTACHMENT_URL = "https://www.example.com/"
+DEFAULT_HISTORY_RUNS = 60
 
 KEY_VARIABLES = {"write": "EVERMUSE_API_KEY", "read": "EVERMUSE_READ_API_KEY", "other": "EVERMUSE_OTHER_API_KEY"}
 
@@ -84,6 +86,9 @@ SETTINGS = (
     Setting("published_spec", "--published-spec", "EVERMUSE_PUBLISHED_SPEC", "evermuse_published_spec",
             "https://docs.evermuse.com/openapi/ingest-v1.yaml"),
     Setting("drift_baseline", "--drift-baseline", "EVERMUSE_DRIFT_BASELINE", "evermuse_drift_baseline", None),
+    Setting("drift_history", "--drift-history", "EVERMUSE_DRIFT_HISTORY", "evermuse_drift_history", None),
+    Setting("drift_history_runs", "--drift-history-runs", "EVERMUSE_DRIFT_HISTORY_RUNS", "evermuse_drift_history_runs",
+            DEFAULT_HISTORY_RUNS, _number(int, 1)),
 )
 
 
@@ -103,6 +108,8 @@ class RunSettings:
     drift_report: str | None = None
     published_spec: str | None = None
     drift_baseline: str | None = None
+    drift_history: str | None = None
+    drift_history_runs: int = DEFAULT_HISTORY_RUNS
     read_only: bool = False
     batch_ids: tuple[str, ...] = ()
     strict: bool = False
@@ -125,7 +132,8 @@ class RunSettings:
         rows = [("target", f"{self.base_url} ({self.sources['base_url']})" if self.base_url
                  else "embedded reference simulator (no --base-url, EVERMUSE_BASE_URL or evermuse_base_url)")]
         for name in ("lifecycle_timeout", "max_requests", "request_timeout", "max_duration", "attachment_url", "seed",
-                     "product_id", "project_id", "expectations", "drift_report", "published_spec", "drift_baseline"):
+                     "product_id", "project_id", "expectations", "drift_report", "published_spec", "drift_baseline",
+                     "drift_history", "drift_history_runs"):
             value = getattr(self, name)
             rows.append((name.replace("_", " "), f"{'none' if value is None else value} ({self.sources[name]})"))
         for role, variable in KEY_VARIABLES.items():
@@ -169,6 +177,9 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], environ: Ma
     if values["seed"] is None:
         values["seed"] = random.SystemRandom().randrange(2**32)
         sources["seed"] = "random"
+    if values["drift_history"] is None and values["drift_report"] is not None:
+        values["drift_history"] = str(Path(values["drift_report"]) / "history.json")
+        sources["drift_history"] = "beside --drift-report"
     if values["expectations"] is None and values["base_url"] is None:
         values["expectations"], sources["expectations"] = "simulator", "the embedded simulator's"
     flags = dict(flags or {})

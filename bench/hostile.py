@@ -1,0 +1,88 @@
+"""The suite against each hostile target of tests/test_hostile_targets.py: exit status, wall time, peak memory,
+and where the key appeared (console, JUnit, DEBUG log, drift.md, drift.json).
+
+The tests assert the behaviour; this measures it. Peak memory is the run's maximum resident set size, read
+from the kernel's accounting of the child process (os.wait4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from conformance.keyforms import holds_key  # noqa: E402
+from conformance.simulator import SimulatorServer, make_settings  # noqa: E402
+from tests.suite_runs import serve  # noqa: E402
+from tests.test_hostile_targets import KEY, QUICK, Hostile, ThrottledReads, gzip_bomb, trickled_headers  # noqa: E402
+
+MODES = ["not-json", "truncated", "huge", "html", "silent", "reset", "echo-key", "deep", "nan", "twice", "bad-utf8",
+         "trickle-body", "endless-body", "gzip-bomb", "reflect-base64-body", "reflect-base64-header",
+         "reflect-percent-location", "reflect-json-escapes", "reflect-unprefixed", "reflect-hex-body",
+         "throttle-all", "throttle-for-an-hour"]
+
+
+@contextmanager
+def throttled_reads() -> Iterator[str]:
+    with serve(ThrottledReads(SimulatorServer(make_settings(write_key=KEY)).simulator.app)) as url:
+        yield url
+
+
+@contextmanager
+def slow_lifecycle() -> Iterator[str]:
+    with SimulatorServer(make_settings(write_key=KEY, lifecycle_seconds=60)) as server:
+        yield server.base_url
+
+
+TARGETS: dict[str, tuple[Callable[[], AbstractContextManager[str]], tuple[str, ...]]] = {
+    **{mode: ((lambda mode=mode: serve(Hostile(mode))), ()) for mode in MODES},
+    "trickle-headers": (trickled_headers, ()),
+    "throttle-status-reads": (throttled_reads, ()),
+    "max-duration-8s": (slow_lifecycle, ("--lifecycle-timeout", "60", "--max-duration", "8")),
+}
+
+
+def measure(name: str) -> str:
+    start_target, extra = TARGETS[name]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_")} | {"EVERMUSE_API_KEY": KEY}
+    with tempfile.TemporaryDirectory() as scratch, start_target() as url:
+        out = Path(scratch)
+        command = [sys.executable, "-m", "pytest", "conformance", "-p", "no:cacheprovider", "--base-url", url, *QUICK,
+                   *extra, f"--junitxml={out / 'junit.xml'}", f"--log-file={out / 'run.log'}",
+                   "--log-file-level=DEBUG", "--drift-report", str(out / "drift"), "--published-spec",
+                   "http://127.0.0.1:9/none.yaml"]
+        started = time.perf_counter()
+        with open(out / "console.txt", "w") as console:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=console, stderr=subprocess.STDOUT)
+            _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        files = {"console": out / "console.txt", "JUnit": out / "junit.xml", "log": out / "run.log",
+                 "drift.md": out / "drift" / "drift.md", "drift.json": out / "drift" / "drift.json"}
+        leaked = [label for label, path in files.items() if path.exists() and holds_key(path.read_text(), KEY)]
+        return (f"| {name} | {os.waitstatus_to_exitcode(status)} | {wall:.1f} s | {usage.ru_maxrss / 1024:.0f} MiB | "
+                f"{', '.join(leaked) or 'nowhere'} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", action="append", choices=sorted(TARGETS), help="only these (default: all)")
+    args = parser.parse_args()
+    gzip_bomb()  # made once, before any target serves it
+    print("| Hostile target | Exit | Wall time | Peak memory | Key seen in |")
+    print("|---|---|---|---|---|")
+    for name in args.target or list(TARGETS):
+        print(measure(name), flush=True)
+    print(f"\ncommand: python bench/hostile.py   ({', '.join(QUICK)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The drift history: the last N runs, with what each saw, so a finding can say since when and how often.
+
+history.json holds, per run, its date, whether it checked the target, how many MUST and SHOULD rules it found
+broken, and the fingerprints of its findings. A finding's state in the newest run follows from it: new (seen
+for the first time), persisting (seen in every run since it first appeared), flaky (it came and went), and
+resolved (seen in the run before, not in this one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+VERSION = 1
+DEFAULT_KEEP = 60
+
+
+class HistoryError(Exception):
+    """The history file cannot be used; the message names it and what to change."""
+
+
+def empty() -> dict[str, Any]:
+    return {"version": VERSION, "runs": [], "titles": {}}
+
+
+def load_history(path: Path) -> dict[str, Any]:
+    """The history at path, or an empty one when there is none yet."""
+    if not path.exists():
+        return empty()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HistoryError(f"the drift history {path} cannot be read ({exc}); fix or delete it, or set "
+                           f"--drift-history") from None
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("runs"), list):
+        raise HistoryError(f"the drift history {path} is not a version {VERSION} history; delete it or set "
+                           f"--drift-history")
+    return data
+
+
+def from_report(report: dict[str, Any], items: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """A history of one run, from a drift.json given as --drift-baseline."""
+    return record_run(empty(), report, items, keep=DEFAULT_KEEP)
+
+
+def record_run(history: dict[str, Any], report: dict[str, Any], items: Iterable[tuple[str, str]], *,
+               keep: int) -> dict[str, Any]:
+    """The history with this report's run added, and only the last `keep` runs kept.
+
+    items are the report's findings as (fingerprint, title).
+    """
+    runs = list(history["runs"])
+    findings = dict(items)
+    verdicts = report["live"].get("verdicts", [])
+    runs.append({
+        "id": (runs[-1]["id"] + 1) if runs else 1,
+        "started_at": report["provenance"]["started_at"],
+        "status": report["live"]["status"],
+        "must": sum(v["outcome"] in ("violated", "expired") and v["level"] == "MUST" for v in verdicts),
+        "should": sum(v["outcome"] in ("violated", "expired") and v["level"] == "SHOULD" for v in verdicts),
+        "findings": sorted(findings),
+    })
+    runs = runs[-keep:]
+    kept = {fingerprint for run in runs for fingerprint in run["findings"]}
+    titles = {k: v for k, v in {**history.get("titles", {}), **findings}.items() if k in kept}
+    return {"version": VERSION, "runs": runs, "titles": titles}
+
+
+@dataclass(frozen=True)
+class Presence:
+    state: str  # new, persisting, flaky
+    first_seen: str
+    last_seen: str
+    seen_in: int
+    of: int
+
+
+def presence(history: dict[str, Any], fingerprint: str) -> Presence | None:
+    """How a finding of the newest run stands in the history (which holds that run); None if it is not in it."""
+    runs = history["runs"]
+    seen = [run for run in runs if fingerprint in run["findings"]]
+    if not seen or seen[-1] is not runs[-1]:
+        return None
+    first = runs.index(seen[0])
+    if len(seen) == 1:
+        state = "new"
+    elif len(seen) == len(runs) - first:
+        state = "persisting"
+    else:
+        state = "flaky"
+    return Presence(state, seen[0]["started_at"][:10], seen[-1]["started_at"][:10], len(seen), len(runs))
+
+
+def resolved(history: dict[str, Any]) -> list[dict[str, Any]]:
+    """Findings of the run before the newest that the newest did not see."""
+    runs = history["runs"]
+    if len(runs) < 2:
+        return []
+    gone = sorted(set(runs[-2]["findings"]) - set(runs[-1]["findings"]))
+    first_seen = {fingerprint: next(r["started_at"][:10] for r in runs if fingerprint in r["findings"])
+                  for fingerprint in gone}
+    return [{"fingerprint": fingerprint, "title": history["titles"].get(fingerprint, fingerprint),
+             "first_seen": first_seen[fingerprint]} for fingerprint in gone]
+
+
+def save_history(history: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
