@@ -117,7 +117,8 @@ def test_the_page_opens_with_red_or_green_every_broken_rule_and_a_chart() -> Non
 
 def test_unavailable_published_document_leaves_the_rest_of_the_report() -> None:
     live, _ = report.live_part("not run", "no run", [], {}, {}, NONE)
-    built, _ = report.build(provenance=dict(PROVENANCE), live=live, published=report.published_part("/nonexistent/spec.yaml"))
+    missing = report.published_part("/nonexistent/spec.yaml")
+    built, _ = report.build(provenance=dict(PROVENANCE), live=live, published=missing)
     assert built["published"]["status"] == "unavailable"
     assert "could not read /nonexistent/spec.yaml" in built["published"]["error"]
     jsonschema.Draft202012Validator(SCHEMA).validate(built)
