@@ -118,7 +118,7 @@ def test_timeout_becomes_an_answerless_exchange_not_an_exception() -> None:
     api, _ = client()
     sent = api.send("GET", "/b")
     assert [a.response.status for a in sent.attempts] == [0, 0]
-    assert sent.final.response.transport_error == "no answer within 2 s (ReadTimeout)"
+    assert sent.final.response.transport_error == "no complete answer within 2 s (ReadTimeout)"
 
 
 @respx.mock

@@ -3,6 +3,7 @@ answers a user's mistake with one sentence and a documented exit status."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_suite_passes_against_the_simulator_whatever_the_seed(tmp_path: Path, se
     run = run_suite(tmp_path, "--seed", str(seed))
     assert run.returncode == EXIT_OK, run.output[-3000:]
     assert run.failing == []
-    assert f"seed               {seed} (--seed)" in run.output
+    assert re.search(rf"^  seed +{seed} \(--seed\)$", run.output, re.MULTILINE)
     rule_tests = {c.name: c for c in run.cases.values() if c.name.startswith("test_rule_holds")}
     assert len(rule_tests) == len(load_catalogue())
     # The simulator rate-limits nobody by default, so no 429 ever comes for EM-RATE-001 to judge.
@@ -154,7 +155,7 @@ def test_read_only_mode_sends_no_post(tmp_path: Path) -> None:
     assert run.returncode == EXIT_OK, run.output[-3000:]
     assert during
     assert [request for request in during if request[0] == "POST"] == []
-    assert "mode               read-only (no POST)" in run.output
+    assert re.search(r"^  mode +read-only \(no POST\)$", run.output, re.MULTILINE)
 
 
 def test_read_only_mode_checks_the_named_batches(tmp_path: Path) -> None:
