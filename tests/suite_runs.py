@@ -77,7 +77,10 @@ def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, tim
 
     memory_limit caps the address space of the run, so a test of unbounded reading cannot take the machine.
     """
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_")}
+    # Bytecode is written even where the caller's environment forbids it: pytest rewrites the asserts of
+    # every plugin's modules, and without a cache each of the many runs here compiles them all again.
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("EVERMUSE_") and k != "PYTHONDONTWRITEBYTECODE"}
     junit_path = tmp_path / "junit.xml"
     command = [sys.executable, "-m", "pytest", "conformance", "-p", "no:cacheprovider", "-p", "no:xdist",
                f"--junitxml={junit_path}", *args]

@@ -106,7 +106,8 @@ class Hostile:
         if key != KEY.encode():
             status, body = 401, b'{"error": "unauthorized", "message": "no key"}'
         else:
-            wait = 3600 if self.mode == "throttle-for-an-hour" else 1
+            # A wait of 0 is still a wait asked for and honoured; an hour is more than a run will wait.
+            wait = 3600 if self.mode == "throttle-for-an-hour" else 0
             status, body = 429, b'{"error": "rate_limited", "message": "slow down", "retryAfter": %d}' % wait
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json")]})

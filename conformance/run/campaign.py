@@ -22,7 +22,7 @@ TERMINAL = ("COMPLETE", "FAILED")
 FINAL_DOWNLOADS = ("COMPLETE", "PARTIAL_FAILURE", "FAILED")
 READS_AFTER_END = 2
 LIST_PAGE = 2
-# The list may lag its writes this long (EM-LIST-004); the walk waits that long after the last batch.
+# The list may lag its writes this long (EM-LIST-004): a walk that misses a batch sooner is made again.
 LIST_GRACE_S = 3.0
 PAGE_CAP = 12
 # What each valid request is a use of, for EM-HTTP-008.
@@ -233,13 +233,39 @@ class Campaign:
 
     # --- the list -------------------------------------------------------------------------------
     def walk_list(self) -> None:
-        """Page through the list until it has passed the run's batches, then see whether it changed meanwhile."""
-        if self.seeded:
-            newest = max(s.sent.answered_at_ms or 0 for s in self.seeded) / 1000
-            time.sleep(max(0.0, LIST_GRACE_S - (time.time() - newest)))
+        """Page through the list until it has passed the run's batches, then see whether it changed meanwhile.
+
+        The list may lag its writes by LIST_GRACE_S (EM-LIST-004). A walk that already shows every batch is
+        judged at once; one that misses some before the grace is over is kept only as plain pages, and the
+        walk is made again once the grace has passed, so only a walk the rule speaks of judges it.
+        """
         expect = frozenset(s.batch_id for s in self.seeded)
         created = [r.get("createdAt") for s in self.seeded for r in s.reads[:1]]
         oldest = min((c for c in created if isinstance(c, int | float)), default=None)
+        pages, end, silent = self._walk_once(expect, oldest)
+        grace_left = self._grace_left()
+        listed = {batch_id for _, body in pages for batch_id in _ids_of(body)}
+        if silent is None and grace_left > 0 and not expect <= listed:
+            self._record_walk(pages, end, frozenset(), None)
+            time.sleep(grace_left)
+            pages, end, silent = self._walk_once(expect, oldest)
+        quiet = None
+        if silent is None and pages and isinstance(pages[0][1], dict):
+            again = self.send("list page 1 again", "GET", BATCHES, params={"limit": str(LIST_PAGE)},
+                              context=self.context(valid_for=LIST_USE))
+            quiet = _ids_of(again.response.json) == _ids_of(pages[0][1])
+        self._record_walk(pages, end, expect, quiet)
+        if silent is not None:
+            raise silent
+
+    def _grace_left(self) -> float:
+        if not self.seeded:
+            return 0.0
+        newest = max(s.sent.answered_at_ms or 0 for s in self.seeded) / 1000
+        return max(0.0, LIST_GRACE_S - (time.time() - newest))
+
+    def _walk_once(self, expect: frozenset[str], oldest: float | None) -> tuple[list[tuple[tuple[Exchange, ...], Any]],
+                                                                                SeriesEnd | None, TargetSilent | None]:
         pages: list[tuple[tuple[Exchange, ...], Any]] = []
         cursor: str | None = None
         end: SeriesEnd | None = None
@@ -253,11 +279,10 @@ class Campaign:
             if silent is not None:
                 break
             cursor = body["nextCursor"] if end is None else None
-        quiet = None
-        if silent is None and pages and isinstance(pages[0][1], dict):
-            again = self.send("list page 1 again", "GET", BATCHES, params={"limit": str(LIST_PAGE)},
-                              context=self.context(valid_for=LIST_USE))
-            quiet = _ids_of(again.response.json) == _ids_of(pages[0][1])
+        return pages, end, silent
+
+    def _record_walk(self, pages: list[tuple[tuple[Exchange, ...], Any]], end: SeriesEnd | None,
+                     expect: frozenset[str], quiet: bool | None) -> None:
         bodies: list[Any] = []
         for number, (attempts, body) in enumerate(pages, start=1):
             last = number == len(pages)
@@ -265,8 +290,6 @@ class Campaign:
                         self.context(earlier=tuple(bodies), ended=end if last else None, expect_listed=expect,
                                      quiet=quiet, valid_for=LIST_USE))
             bodies.append(body)
-        if silent is not None:
-            raise silent
 
     @staticmethod
     def _walk_end(bodies: list[Any], expect: frozenset[str], oldest: float | None) -> SeriesEnd | None:
