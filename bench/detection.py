@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from conformance.catalogue import load_catalogue  # noqa: E402
-from conformance.latitudes import load_latitudes  # noqa: E402
+from conformance.rules.catalogue import load_catalogue  # noqa: E402
+from conformance.rules.latitudes import load_latitudes  # noqa: E402
 from conformance.simulator import FAULTS  # noqa: E402
 
 KEY = "em_sk_detect_write"

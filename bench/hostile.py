@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from conformance.keyforms import holds_key  # noqa: E402
+from conformance.model.keyforms import holds_key  # noqa: E402
 from conformance.simulator import SimulatorServer, make_settings  # noqa: E402
 from tests.suite_runs import serve  # noqa: E402
 from tests.test_hostile_targets import KEY, QUICK, Hostile, ThrottledReads, gzip_bomb, trickled_headers  # noqa: E402

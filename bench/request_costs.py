@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conformance.run.settings import resolve
-from conformance.session import EvermuseRun
+from conformance.pytest.session import EvermuseRun
+from conformance.settings.options import resolve
 
 
 def activity_kind(activity: str) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 
 import jsonpatch
 
-from conformance.exchange import Context, Exchange, Intent, Keys, Request, Response, SentBatch, SeriesEnd
-from conformance.locations import FIXTURES_DIR
+from conformance.model.exchange import Context, Exchange, Intent, Keys, Request, Response, SentBatch, SeriesEnd
+from conformance.model.locations import FIXTURES_DIR
 
 CASES_DIR = FIXTURES_DIR / "cases"
 BASE_URL = "http://127.0.0.1:8080"

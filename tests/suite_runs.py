@@ -72,18 +72,20 @@ def _memory_limit(limit: int | None) -> Any:
 
 
 def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240,
-              memory_limit: int | None = None) -> SuiteRun:
+              memory_limit: int | None = None, suite: str = "conformance") -> SuiteRun:
     """pytest conformance, with no EVERMUSE_* variable from the caller's environment unless given.
 
     memory_limit caps the address space of the run, so a test of unbounded reading cannot take the machine.
+    suite: another copy of the suite's test files to collect, with the project's plugin and settings.
     """
     # Bytecode is written even where the caller's environment forbids it: pytest rewrites the asserts of
     # every plugin's modules, and without a cache each of the many runs here compiles them all again.
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith("EVERMUSE_") and k != "PYTHONDONTWRITEBYTECODE"}
     junit_path = tmp_path / "junit.xml"
-    command = [sys.executable, "-m", "pytest", "conformance", "-p", "no:cacheprovider", "-p", "no:xdist",
-               f"--junitxml={junit_path}", *args]
+    command = [sys.executable, "-m", "pytest", suite, "-p", "no:cacheprovider", "-p", "no:xdist",
+               "-p", "conformance.pytest.plugin", "-c", str(ROOT / "pyproject.toml"), f"--junitxml={junit_path}",
+               *args]
     done = subprocess.run(command, cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout, preexec_fn=_memory_limit(memory_limit))
     junit = junit_path.read_text() if junit_path.exists() else ""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conformance.run.settings import resolve
-from conformance.session import EvermuseRun
+from conformance.pytest.session import EvermuseRun
+from conformance.settings.options import resolve
 from conformance.simulator import SimulatorServer, make_settings
 
 KEY = "em_sk_campaign_write"
@@ -13,17 +13,19 @@ def test_long_wait_reports_which_batch_which_status_and_how_long() -> None:
     lines: list[str] = []
     with SimulatorServer(make_settings(write_key=KEY, lifecycle_seconds=7)) as server:
         env = {"EVERMUSE_BASE_URL": server.base_url, "EVERMUSE_API_KEY": KEY}
-        run = EvermuseRun(resolve(lambda option: None, lambda name: None, env), progress=lines.append)
+        run = EvermuseRun(resolve(lambda option: None, lambda name: None, env))
         run.start()
         try:
-            run.run_campaign()
+            run.begin_campaign()
+            run.finish_campaign(lines.append, every=2)
         finally:
             run.stop()
     assert lines, "no progress line during a wait of about seven seconds"
     assert lines[0].startswith("waiting ")
-    assert " s of 10 s for: " in lines[0]
+    assert " s of 10 s (--lifecycle-timeout) for: " in lines[0]
+    assert lines[0].endswith(" of 400")
     assert any(name in lines[0] for name in ("all-valid", "mixed", "attachments"))
-    assert "PROCESSING" in lines[0]
+    assert any(status in lines[0] for status in ("LANDING", "LANDED", "PROCESSING"))
     seeded = run.campaign.seeded
     assert all(s.ended == "terminal" for s in seeded)
     assert all(len(s.reads) >= 4 for s in seeded)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.catalogue import CatalogueError, load_catalogue, parse_catalogue
-from conformance.registry import DuplicateRuleCheck, registered_checks, rule_check
+from conformance.rules.catalogue import CatalogueError, load_catalogue, parse_catalogue
+from conformance.rules.registry import DuplicateRuleCheck, registered_checks, rule_check
 
 # Built at run time: the scan for IDs the catalogue lacks must not see a made-up one.
 FAKE = "EM-" + "TEST-001"

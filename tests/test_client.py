@@ -6,8 +6,8 @@ import httpx
 import pytest
 import respx
 
-from conformance.exchange import KeyRole, Keys
-from conformance.run.client import READ_CAP_BYTES, UNKNOWN_KEY, ApiClient, Budget, BudgetSpent, TargetSilent
+from conformance.client.bounded import READ_CAP_BYTES, UNKNOWN_KEY, ApiClient, Budget, BudgetSpent, TargetSilent
+from conformance.model.exchange import KeyRole, Keys
 
 BASE = "https://api.test"
 KEYS = Keys(write="em_sk_unit_write", read="em_sk_unit_read")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import schemathesis
 from openapi_spec_validator import validate
 
-from conformance.contract import load_contract, load_yaml
-from conformance.locations import CONTRACT_FILE
+from conformance.model.locations import CONTRACT_FILE
+from conformance.rules.contract import load_contract, load_yaml
 from conformance.simulator import SimulatorServer, make_settings
 
 KEY = "em_sk_contract_write"
@@ -47,3 +50,14 @@ def test_plain_st_run_with_all_checks_passes_against_the_simulator(tmp_path: Pat
                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "No issues found" in done.stdout
+
+
+@pytest.mark.parametrize("prefix", ["", "/staging", "/eu/v2-gateway"])
+def test_a_request_is_matched_to_its_operation_under_any_base_path(prefix: str) -> None:
+    """Why the contract matches paths itself: a target served under a base path (a gateway prefix) is common,
+    and schemathesis's lookup knows only the paths as the contract writes them."""
+    path = f"{prefix}/api/v1/ingest/batches/b_1"
+    operation = load_contract().operation_for("GET", path)
+    assert operation is not None and operation.operation_id == "getBatchStatus"
+    lookup = schemathesis.openapi.from_dict(copy.deepcopy(load_contract().document)).find_operation_by_path("GET", path)
+    assert (lookup is not None) == (prefix == "")

@@ -14,13 +14,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from conformance.catalogue import load_catalogue
-from conformance.checker import Checked, check_observation
-from conformance.drift import report
-from conformance.drift.markdown import render
-from conformance.exchange import Observation
-from conformance.expectations import NONE
-from conformance.verdicts import judge
+from conformance.model.exchange import Observation
+from conformance.report.drift import report
+from conformance.report.drift.markdown import render
+from conformance.rules.catalogue import load_catalogue
+from conformance.rules.checker import Checked, check_observation
+from conformance.rules.expectations import NONE
+from conformance.rules.verdicts import judge
 from tests.cases import iter_cases, to_exchange
 
 HERE = Path(__file__).parent
@@ -139,7 +139,7 @@ def test_published_document_defects_are_reported() -> None:
 
 @pytest.mark.skipif(not SHARED_PUBLISHED.exists(), reason="../shared/reference is not beside this checkout")
 def test_drift_command_compares_documents_without_a_run(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "conformance.drift", "--published-spec", str(SHARED_PUBLISHED),
+    done = subprocess.run([sys.executable, "-m", "conformance.report.drift", "--published-spec", str(SHARED_PUBLISHED),
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     written = json.loads((tmp_path / "drift.json").read_text())
@@ -149,7 +149,7 @@ def test_drift_command_compares_documents_without_a_run(tmp_path: Path) -> None:
 
 
 def test_drift_command_reports_an_unreachable_document_and_still_writes(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "conformance.drift", "--published-spec",
+    done = subprocess.run([sys.executable, "-m", "conformance.report.drift", "--published-spec",
                            "http://127.0.0.1:9/ingest-v1.yaml", "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0
     assert done.stdout.startswith("unavailable: 0 changes, 0 defects (could not fetch http://127.0.0.1:9/")
@@ -159,7 +159,7 @@ def test_drift_command_reports_an_unreachable_document_and_still_writes(tmp_path
 def test_drift_command_refuses_a_bad_baseline_with_a_sentence(tmp_path: Path) -> None:
     bad = tmp_path / "old.json"
     bad.write_text("{not json")
-    done = subprocess.run([sys.executable, "-m", "conformance.drift", "--published-spec", "x.yaml", "--out",
+    done = subprocess.run([sys.executable, "-m", "conformance.report.drift", "--published-spec", "x.yaml", "--out",
                            str(tmp_path), "--baseline", str(bad)], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip().endswith(

@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conformance.drift.report import SCHEMA_FILE
-from conformance.keyforms import holds_key
+from conformance.model.keyforms import holds_key
+from conformance.report.drift.report import SCHEMA_FILE
 from conformance.simulator import SimulatorServer, make_settings
 from tests.suite_runs import run_suite
 
@@ -147,6 +147,6 @@ def test_unusable_expectations_file_is_a_usage_error(tmp_path: Path, content: st
 
 
 def test_simulator_expectations_stay_empty() -> None:
-    from conformance.expectations import load_expectations
+    from conformance.rules.expectations import load_expectations
 
     assert load_expectations("simulator").deviations == ()

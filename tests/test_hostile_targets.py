@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conformance.keyforms import holds_key
+from conformance.model.keyforms import holds_key
 from conformance.simulator import SimulatorServer, make_settings
 from tests.suite_runs import SuiteRun, run_suite, serve
 
@@ -259,13 +259,14 @@ def test_a_target_that_throttles_every_status_read_was_not_checked(tmp_path: Pat
     with serve(ThrottledReads(simulator.simulator.app)) as url:
         run = run_against(url, tmp_path, timeout=180)
     assert run.returncode == EXIT_NOT_CHECKED, run.output[-3000:]
-    assert "no request of the run that reads a batch got an answer the docs describe" in run.output
+    assert "no request of the run that reads one of its batches got an answer the docs describe" in run.output
 
 
 def test_the_run_ends_at_its_max_duration_and_still_reports(tmp_path: Path) -> None:
     # Batches that take a minute to end, waited for up to a minute, in a run allowed eight seconds.
     with SimulatorServer(make_settings(write_key=KEY, lifecycle_seconds=60)) as simulator:
         run = run_against(simulator.base_url, tmp_path, "--lifecycle-timeout", "60", "--max-duration", "8",
+                              "--max-requests", "400",
                           timeout=120)
     assert run.returncode == EXIT_NOT_CHECKED, run.output[-3000:]
     assert "could not check the target: the run stopped before it was done: the run's time of 8 s is up" \

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.latitudes import load_latitudes
+from conformance.rules.latitudes import load_latitudes
 from tests.suite_runs import SuiteRun, run_suite
 
 EXIT_OK = 0

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance.catalogue import load_catalogue
-from conformance.latitudes import LatitudeError, load_latitudes, markdown, parse_choices
-from conformance.locations import LATITUDES_FILE
+from conformance.model.locations import LATITUDES_FILE
+from conformance.rules.catalogue import load_catalogue
+from conformance.rules.latitudes import LatitudeError, load_latitudes, markdown, parse_choices
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
@@ -48,5 +48,5 @@ def test_readme_says_what_the_suite_will_not_fail_you_for() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("## What the suite will not fail you for\n") + len("## What the suite will not fail you for\n")
     section = readme[start:readme.index("\n## ", start)].strip("\n") + "\n"
-    assert section == markdown(), "regenerate with: python -c 'from conformance.latitudes import markdown; " \
+    assert section == markdown(), "regenerate with: python -c 'from conformance.rules.latitudes import markdown; " \
                                   "print(markdown())'"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from conformance.checker import check
-from conformance.exchange import Context, Exchange, Keys, Request, Response
-from conformance.redact import forget_secrets, redact, register_secret
-from conformance.render import body_file_name, curl_line, render
+from conformance.model.exchange import Context, Exchange, Keys, Request, Response
+from conformance.report.redact import forget_secrets, redact, register_secret
+from conformance.report.render import body_file_name, curl_line, render
+from conformance.rules.checker import check
 
 EXPECTED = """\
 EM-COUNT-001 (MUST) acceptedCount, rejectedCount and totalErrorCount are integers of 0 or more.

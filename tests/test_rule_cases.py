@@ -12,13 +12,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conformance.catalogue import load_catalogue
-from conformance.checker import check_observation
-from conformance.contract import load_contract
-from conformance.exchange import Observation
-from conformance.expectations import NONE
-from conformance.registry import registered_checks, registered_run_checks
-from conformance.verdicts import Outcome, Verdict, judge
+from conformance.model.exchange import Observation
+from conformance.rules.catalogue import load_catalogue
+from conformance.rules.checker import check_observation
+from conformance.rules.contract import load_contract
+from conformance.rules.expectations import NONE
+from conformance.rules.registry import registered_checks, registered_run_checks
+from conformance.rules.verdicts import Outcome, Verdict, judge
 from tests.cases import CASES_DIR, Case, case_files, iter_cases, to_exchange
 
 CASES = list(iter_cases())

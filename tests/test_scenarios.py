@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 
-from conformance.contract import load_contract
-from conformance.run.scenarios import BREAKAGES, Identity, broken, build_scenarios, valid_record
+from conformance.activities.scenarios import BREAKAGES, Identity, broken, build_scenarios, valid_record
+from conformance.rules.contract import load_contract
 
 IDENTITY = Identity(run_id="scenario-test", event_at="2026-11-28T09:00:00Z")
 SCENARIOS = build_scenarios(IDENTITY, "https://www.example.com/")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.run.settings import RunSettings, SettingsError, resolve
+from conformance.settings.options import RunSettings, SettingsError, resolve
 
 
 def settings(options: dict | None = None, env: dict | None = None, ini: dict | None = None, **flags) -> RunSettings:

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.latitudes import load_latitudes
-from conformance.run.scenarios import Identity, broken, valid_record
+from conformance.activities.scenarios import Identity, broken, valid_record
+from conformance.rules.latitudes import load_latitudes
 from conformance.simulator import SimulatorServer, make_settings
 from conformance.simulator.choices import ChoiceSet, UnknownChoice
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conformance.drift.specdiff import Change, diff_documents
+from conformance.report.drift.specdiff import Change, diff_documents
 
 STATUS = ("get", "/api/v1/ingest/batches/{batchId}")
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.catalogue import load_catalogue
-from conformance.run.scenarios import Identity, broken, valid_record
+from conformance.activities.scenarios import Identity, broken, valid_record
+from conformance.rules.catalogue import load_catalogue
 from conformance.simulator import FAULTS, SimulatorServer, make_settings
-from tests.suite_runs import run_suite
+from tests.suite_runs import SuiteRun, run_suite
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CHECKED = 0, 1, 4, 6
 KEYS = {"EVERMUSE_API_KEY": "em_sk_runs_write", "EVERMUSE_READ_API_KEY": "em_sk_runs_read",
@@ -58,6 +58,30 @@ def test_each_fault_fails_the_suite_by_its_rule(tmp_path: Path, fault: str) -> N
     assert expected.rule in run.failing_rules, run.output[-3000:]
     assert run.failing_rules <= {expected.rule, *expected.also}, run.output[-3000:]
     assert f"test_rule_holds[{expected.rule}]" in run.failing
+
+
+def test_verdicts_do_not_depend_on_the_names_of_the_test_files(tmp_path: Path) -> None:
+    """The per-rule tests count what the property tests found because the plugin runs those first, not because
+    test_generated.py sorts before test_rules.py: renamed so the rules come first, the verdicts are the same."""
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    suite = Path(__file__).resolve().parent.parent / "conformance" / "pytest" / "suite"
+    (renamed / "test_0_rules.py").write_text((suite / "test_rules.py").read_text())
+    (renamed / "test_z_generated.py").write_text((suite / "test_generated.py").read_text())
+    args = ("--seed", "5", "--simulator-fault", "quoted-id-crashes", "--strict", *FAST)
+    as_named = run_suite(tmp_path / "a", *args)
+    as_renamed = run_suite(tmp_path / "b", *args, suite=str(renamed))
+
+    def outcomes(run: SuiteRun) -> dict[str, str]:
+        return {name: dict(case.properties)["outcome"] for name, case in run.cases.items()
+                if name.startswith("test_rule_holds")}
+
+    assert as_named.returncode == as_renamed.returncode == EXIT_FAILED, as_renamed.output[-3000:]
+    assert len(outcomes(as_renamed)) == len(load_catalogue().ids)
+    assert outcomes(as_renamed) == outcomes(as_named)
+    order = list(as_renamed.cases)
+    assert max(order.index(n) for n in order if not n.startswith("test_rule_holds")) < \
+        min(order.index(n) for n in order if n.startswith("test_rule_holds"))
 
 
 def test_should_violation_is_reported_but_passes_without_strict(tmp_path: Path) -> None:

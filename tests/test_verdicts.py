@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from conformance.catalogue import load_catalogue
-from conformance.checker import Checked, check_observation
-from conformance.exchange import Context, Exchange, Keys, Observation, Request, Response
-from conformance.expectations import NONE, Deviation, Expectations
-from conformance.fingerprints import violation_fingerprint
-from conformance.verdicts import Outcome, judge
+from conformance.model.exchange import Context, Exchange, Keys, Observation, Request, Response
+from conformance.rules.catalogue import load_catalogue
+from conformance.rules.checker import Checked, check_observation
+from conformance.rules.expectations import NONE, Deviation, Expectations
+from conformance.rules.fingerprints import violation_fingerprint
+from conformance.rules.verdicts import Outcome, judge
 
 TODAY = dt.date(2026, 11, 29)
 KEYS = Keys(write="em_sk_verdict_write")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from conformance.latitudes import load_latitudes
+from conformance.rules.latitudes import load_latitudes
 from conformance.simulator.choices import UnknownChoice
 from conformance.simulator.faults import FAULTS, UnknownFault
 from conformance.simulator.server import LOOPBACK, SimulatorDidNotStart, SimulatorServer, make_settings

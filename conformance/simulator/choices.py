@@ -5,7 +5,7 @@ Unlike a fault, every choice is correct. The default of each is the latitude's f
 
 from __future__ import annotations
 
-from conformance.latitudes import LatitudeError, load_latitudes, parse_choices
+from conformance.rules.latitudes import LatitudeError, load_latitudes, parse_choices
 
 
 class UnknownChoice(ValueError):

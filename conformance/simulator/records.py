@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-from conformance.contract import load_contract
+from conformance.rules.contract import load_contract
 from conformance.simulator.choices import ChoiceSet
 
 MAX_RECORDS = 1000

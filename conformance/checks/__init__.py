@@ -1,3 +1,0 @@
-"""The Python checks of the catalogue, one module per area; importing this package registers them all."""
-
-from conformance.checks import access, batch, http, listing, sent, series  # noqa: F401

@@ -1,0 +1,356 @@
+"""The pytest plugin: settings, the session's run, the report header and summary, and redaction of every report."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from schemathesis.core.failures import Failure, FailureGroup
+
+from conformance.pytest import st_checks
+from conformance.pytest.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun, failure_text
+from conformance.report.drift.history import HistoryError, load_history, save_history
+from conformance.report.drift.report import BaselineError, load_baseline, write
+from conformance.report.redact import RedactingLogRecords, redact
+from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations
+from conformance.rules.verdicts import Outcome, count
+from conformance.settings.options import SETTINGS, RunSettings, SettingsError, resolve
+
+SUITE_MARK = "evermuse"
+_SETTINGS = pytest.StashKey[RunSettings]()
+_RUN = pytest.StashKey[EvermuseRun]()
+_PROPERTY_ITEMS = pytest.StashKey[list[str]]()
+_EXPECTATIONS = pytest.StashKey[Expectations]()
+_HISTORY = pytest.StashKey[dict[str, Any]]()
+_SEEDED = pytest.StashKey[bool]()
+_LOG_RECORDS = RedactingLogRecords()
+# A rule as a failure names it: "EM-COUNT-001 (MUST) ...".
+RULE_TITLE = re.compile(r"(EM-[A-Z]+-\d{3}) \((?:MUST|SHOULD)\)")
+
+
+class ShouldViolation(UserWarning):
+    """A SHOULD rule the target breaks; it fails the run only with --strict."""
+
+
+class NoLongerReproduced(UserWarning):
+    """A known deviation that did not happen: its entry can go."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evermuse", "Evermuse conformance suite (each: option > environment > ini > default)")
+    helps = {
+        "base_url": "target base URL; without one the embedded reference simulator is started",
+        "lifecycle_timeout": "seconds to wait for a batch to end (default 10)",
+        "max_requests": "most requests the whole run may send (default 400)",
+        "request_timeout": "seconds each request may take in all: connect, headers and body (default 10)",
+        "max_duration": "seconds the whole run may take; it then ends with what it has (default 1800)",
+        "attachment_url": "an attachment URL the target can download (default https://www.example.com/)",
+        "seed": "seed of generated data and run ids (default random, shown in the header)",
+        "product_id": "_product_id of seeded records (default conformance-product)",
+        "project_id": "_project_ids entry of seeded records (default conformance-project)",
+        "expectations": "known deviations: a name in fixtures/expectations/ or a path (default: none; simulator "
+                        "for the embedded one)",
+        "drift_report": "write drift.md and drift.json into this directory",
+        "published_spec": "URL or path of the published OpenAPI document the drift report compares",
+        "drift_baseline": "last night's drift.json, to start the history from when there is no history file yet",
+        "drift_history": "the history of the last runs the report draws its trend from (default: history.json "
+                         "beside the report)",
+        "drift_history_runs": "how many runs the history keeps (default 60)",
+    }
+    for setting in SETTINGS:
+        help_text = f"{helps[setting.name]}; env {setting.variable}, ini {setting.ini}"
+        group.addoption(setting.option, dest=f"evermuse_{setting.name}", default=None, help=help_text)
+        parser.addini(setting.ini, help=helps[setting.name])
+    group.addoption("--read-only", action="store_true", dest="evermuse_read_only",
+                    help="send no POST; check the batches named by --batch-id, or the newest listed")
+    group.addoption("--batch-id", action="append", default=[], dest="evermuse_batch_ids", metavar="ID",
+                    help="a batch to check in --read-only mode (repeatable)")
+    group.addoption("--simulator-fault", action="append", default=[], dest="evermuse_faults", metavar="NAME",
+                    help="self-test device: switch a fault on in the embedded simulator (repeatable)")
+    group.addoption("--simulator-choice", action="append", default=[], dest="evermuse_choices",
+                    metavar="NAME=VALUE",
+                    help="self-test device: make the embedded simulator take another choice the docs leave open "
+                         "(repeatable; python -m conformance.simulator --list-choices)")
+    group.addoption("--simulator-lifecycle", type=float, default=1.0, dest="evermuse_simulator_lifecycle",
+                    help="seconds the embedded simulator takes for a batch lifecycle (default 1)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{SUITE_MARK}: a conformance test; it needs a target")
+    config.addinivalue_line("markers", "property_test: a schemathesis property test of the conformance suite")
+    st_checks.register_all()
+    _LOG_RECORDS.install()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
+    """Give a property-test module's schema the run's seed before schemathesis builds its tests from it.
+
+    schemathesis draws the coverage cases while collecting, so the seed must be on the schema by then;
+    the module is handed it here rather than reading the settings itself.
+    """
+    if not isinstance(collector, pytest.Module) or collector.stash.get(_SEEDED, False):
+        return
+    collector.stash[_SEEDED] = True
+    schema = getattr(collector.obj, "schema", None)
+    if collector.get_closest_marker("property_test") is None or schema is None:
+        return
+    try:
+        schema.config.seed = settings_for(collector.config).seed
+    except SettingsError:
+        return  # reported as a usage error once collection ends
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _LOG_RECORDS.uninstall()
+
+
+def settings_for(config: pytest.Config) -> RunSettings:
+    """The run's settings; raises SettingsError on a setting that cannot be used, expectations included."""
+    if _SETTINGS not in config.stash:
+        config.stash[_SETTINGS] = resolve(
+            lambda option: config.getoption(f"evermuse_{option.lstrip('-').replace('-', '_')}"),
+            lambda name: config.getini(name) or None,
+            flags={
+                "read_only": config.getoption("evermuse_read_only"),
+                "batch_ids": tuple(config.getoption("evermuse_batch_ids")),
+                # pytest's own --strict (or strict = true in the ini) also makes SHOULD rules fail.
+                "strict": bool(config.getini("strict")),
+                "simulator_faults": tuple(config.getoption("evermuse_faults")),
+                "simulator_choices": tuple(config.getoption("evermuse_choices")),
+                "simulator_lifecycle": config.getoption("evermuse_simulator_lifecycle"),
+            },
+        )
+    settings = config.stash[_SETTINGS]
+    if settings.drift_history and _HISTORY not in config.stash:
+        try:
+            history = load_history(Path(settings.drift_history))
+            if not history["runs"] and settings.drift_baseline:
+                history = load_baseline(settings.drift_baseline)
+        except (HistoryError, BaselineError) as exc:
+            raise SettingsError(str(exc)) from None
+        config.stash[_HISTORY] = history
+    if _EXPECTATIONS not in config.stash:
+        source = settings.sources.get("expectations", "--expectations")
+        try:
+            config.stash[_EXPECTATIONS] = (load_expectations(settings.expectations, source)
+                                           if settings.expectations else NONE)
+        except ExpectationsError as exc:
+            raise SettingsError(str(exc)) from None
+    return settings
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    suite = [item for item in items if item.get_closest_marker(SUITE_MARK)]
+    if not suite:
+        return
+    try:
+        settings_for(config)
+    except SettingsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    # The per-rule verdicts count what the property tests found, so those run first, whatever the file names.
+    items.sort(key=lambda item: 0 if item.get_closest_marker("property_test") else 1)
+    config.stash[_PROPERTY_ITEMS] = [item.name for item in suite if item.get_closest_marker("property_test")]
+
+
+def pytest_report_collectionfinish(config: pytest.Config, start_path: Any, items: list[pytest.Item]) -> list[str]:
+    if _SETTINGS not in config.stash or not any(item.get_closest_marker(SUITE_MARK) for item in items):
+        return []
+    try:
+        rows = settings_for(config).describe()
+    except SettingsError:
+        return []  # pytest calls this even when collection ends in a usage error, which says it all
+    width = max(len(name) for name, _ in rows)
+    return ["evermuse-conformance settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
+
+
+def _could_not_check(run: EvermuseRun, exc: BaseException) -> None:
+    if isinstance(exc, CouldNotCheck):
+        run.not_checked = str(exc)
+    else:  # whatever a target made the run trip on, it ends with a sentence, not a traceback
+        run.not_checked = f"the run could not go on ({type(exc).__name__}: {redact(str(exc))[:300]})"
+    pytest.exit(f"evermuse: could not check the target: {run.not_checked}.", returncode=EXIT_NOT_CHECKED)
+
+
+@pytest.fixture(scope="session")
+def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
+    """The run, its batches seeded; the probes and the wait for the batches go on in the background."""
+    config = request.config
+    run = EvermuseRun(settings_for(config), expectations=config.stash[_EXPECTATIONS])
+    config.stash[_RUN] = run
+    request.addfinalizer(run.stop)
+    run.start()
+    try:
+        run.begin_campaign(config.stash.get(_PROPERTY_ITEMS, []))
+    except Exception as exc:
+        _could_not_check(run, exc)
+    return run
+
+
+@pytest.fixture(scope="session")
+def finished_run(evermuse_run: EvermuseRun, request: pytest.FixtureRequest) -> EvermuseRun:
+    """The run once its campaign is over: every batch ended (or timed out) and the list walked."""
+    config = request.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def progress(line: str) -> None:
+        if reporter is None:
+            return
+        # Written past pytest's capture: a long wait must not look like a hang.
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.ensure_newline()
+            reporter.write_line(f"evermuse: {redact(line)}")
+
+    try:
+        evermuse_run.finish_campaign(progress)
+    except Exception as exc:
+        _could_not_check(evermuse_run, exc)
+    return evermuse_run
+
+
+def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
+    """Pass, fail, warn or skip one rule's test from its verdict."""
+    verdict = run.verdicts()[rule_id]
+    record_property("rule", rule_id)
+    record_property("level", verdict.rule.level)
+    record_property("outcome", verdict.outcome.value)
+    record_property("judged", verdict.judged)
+    record_property("violations", len(verdict.violations))
+    if verdict.outcome == Outcome.ACCEPTED:
+        assert verdict.deviation is not None
+        pytest.xfail(f"accepted deviation: {verdict.deviation.describe()}")
+    if verdict.outcome in (Outcome.VIOLATED, Outcome.EXPIRED):
+        text = failure_text(verdict, run.evidence_dir)
+        if verdict.outcome == Outcome.EXPIRED:
+            assert verdict.deviation is not None
+            text += f"\n\nThis deviation was accepted until {verdict.deviation.expires}; the acceptance has expired."
+        if verdict.fails(run.settings.strict):
+            pytest.fail(text, pytrace=False)
+        warnings.warn(ShouldViolation(text), stacklevel=2)
+        return
+    if run.expectations.for_rule(rule_id) is not None:
+        warnings.warn(NoLongerReproduced(f"{rule_id} is listed as a known deviation in "
+                                         f"{run.expectations.path} but held in this run: delete the entry"),
+                      stacklevel=2)
+    if verdict.outcome == Outcome.NOT_EXERCISED:
+        pytest.skip(f"{rule_id} was not exercised: {verdict.reason}")
+
+
+def findings_text(exc: BaseException) -> str | None:
+    """What schemathesis found, as it words it, without the frames of the test that found it; None otherwise."""
+    if isinstance(exc, FailureGroup | Failure):
+        notes = [note for note in getattr(exc, "__notes__", []) if not note.startswith("Explanation:")]
+        return "\n".join([str(exc), *notes]).strip()
+    if isinstance(exc, BaseExceptionGroup):
+        parts = [findings_text(inner) for inner in exc.exceptions]
+        return "\n\n".join(parts) if all(parts) else None  # type: ignore[arg-type]
+    return None
+
+
+def _sent_nothing(item: pytest.Item) -> str | None:
+    """Why a property test that passed checked nothing, when it sent no request; None when it sent one."""
+    run = item.config.stash.get(_RUN, None)
+    if run is None or not item.get_closest_marker("property_test") or run.property_sent.get(item.name, 0):
+        return None
+    if item.name in run.declined:
+        return run.declined[item.name]
+    if run.stopped:
+        return f"the run stopped early: {run.stopped}"
+    return f"the request budget (--max-requests {run.budget.limit}) left this property test nothing to send"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "call" and report.passed:
+        reason = _sent_nothing(item)
+        if reason is not None:
+            # A test that sent nothing checked nothing: skipped, never passed.
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: sent no request: {reason}")
+    if report.failed and call.excinfo is not None and item.get_closest_marker(SUITE_MARK):
+        text = findings_text(call.excinfo.value)
+        if text is not None:
+            report.longrepr = text
+    # Whatever a server echoed or a library printed, no key leaves through a report.
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, redact(reason))
+    elif report.longrepr is not None:
+        text = redact(str(report.longrepr))
+        if item.get_closest_marker(SUITE_MARK) and report.failed:
+            for rule_id in sorted(set(RULE_TITLE.findall(text))):
+                item.user_properties.append(("violated_rule", rule_id))
+        report.longrepr = text
+    report.sections = [(title, redact(content)) for title, content in report.sections]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport) -> None:
+    # schemathesis rewrites the report of its tests here, after makereport; its rewrite gets the same treatment.
+    if call.excinfo is None or not node.get_closest_marker(SUITE_MARK):
+        return
+    text = findings_text(call.excinfo.value)
+    if text is not None:
+        report.longrepr = redact(text)
+    elif report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = redact(str(report.longrepr))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = session.config.stash.get(_RUN, None)
+    if run is None:
+        return
+    if run.not_checked is None and exitstatus == pytest.ExitCode.OK:
+        # Nothing failed, but a run that never got to do its work has checked nothing: it is not green.
+        run.not_checked = run.could_not_check()
+        if run.not_checked is not None:
+            session.exitstatus = EXIT_NOT_CHECKED
+    if not run.settings.drift_report:
+        return
+    run.finished = run.finished or time.time()
+    report, bodies, history = run.drift_report(session.config.stash.get(_HISTORY, None))
+    paths = write(report, Path(run.settings.drift_report), bodies)
+    if run.settings.drift_history:
+        save_history(history, Path(run.settings.drift_history))
+    run.written = [str(path) for path in paths[:3]]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(_RUN, None)
+    if run is None:
+        return
+    verdicts = run.verdicts()
+    counts = count(verdicts)
+    violated = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
+    terminalreporter.section("evermuse-conformance")
+    must = sum(1 for v in violated if v.rule.is_must)
+    accepted = f", {counts[Outcome.ACCEPTED]} accepted as known deviations" if counts[Outcome.ACCEPTED] else ""
+    terminalreporter.write_line(
+        f"rules: {counts[Outcome.HELD]} held, {len(violated)} violated ({must} MUST, {len(violated) - must} SHOULD)"
+        f"{accepted}, {counts[Outcome.NOT_EXERCISED]} not exercised, of {len(verdicts)}")
+    for verdict in violated:
+        terminalreporter.write_line(f"  {verdict.rule.title} - {len(verdict.violations)} violations")
+    terminalreporter.write_line("exchanges judged per rule (0: not exercised):")
+    by_area: dict[str, list[str]] = {}
+    for verdict in verdicts.values():
+        by_area.setdefault(verdict.rule.area, []).append(f"{verdict.rule.id.rsplit('-', 1)[1]}:{verdict.judged}")
+    for area, cells in by_area.items():
+        terminalreporter.write_line(f"  {area:<7} {' '.join(cells)}")
+    terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}, "
+                                f"{time.time() - run.started:.0f} s of {run.settings.max_duration:g} s")
+    if run.stopped:
+        terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")
+    if run.not_checked:
+        terminalreporter.write_line(f"could not check the target: {redact(run.not_checked)}.", red=True, bold=True)
+    for path in run.written:
+        terminalreporter.write_line(f"drift report: {path}")

@@ -1,0 +1,3 @@
+"""What people and machines read: the failure shape and curl lines (render), redaction, the drift report.
+May import: model, settings, rules.
+"""

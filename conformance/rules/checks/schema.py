@@ -1,0 +1,127 @@
+"""The rules the contract's JSON Schemas express: each failing keyword answers to its nearest x-rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema
+
+from conformance.model.exchange import Exchange, json_pointer
+from conformance.rules.contract import load_contract
+from conformance.rules.registry import Finding
+
+
+def rule_for_error(error: jsonschema.ValidationError, root: dict[str, Any]) -> str | None:
+    """The x-rule nearest to the failing keyword, walking down the schema path from the root."""
+    node: Any = root
+    found: str | None = None
+    for key in error.absolute_schema_path:
+        if isinstance(node, dict):
+            annotation = node.get("x-rule")
+            if isinstance(annotation, str):
+                found = annotation
+            elif isinstance(annotation, dict) and key in annotation:
+                found = annotation[key]
+        node = node[key]
+    return found
+
+
+def applied_rules(schema: Any, instance: Any) -> set[str]:
+    """The x-rules of every subschema that applied to some part of the instance.
+
+    jsonschema reports only what failed; a rule is judged wherever its subschema met a value, whether
+    that value passed or not: the download counters' rule on a batch that shows them, not on one
+    without attachments.
+    """
+    rules: set[str] = set()
+
+    def walk(node: Any, value: Any) -> None:
+        if not isinstance(node, dict):
+            return
+        annotation = node.get("x-rule")
+        rules.update([annotation] if isinstance(annotation, str) else
+                     annotation.values() if isinstance(annotation, dict) else [])
+        for combinator in ("allOf", "anyOf", "oneOf"):
+            for branch in node.get(combinator, []):
+                walk(branch, value)
+        if isinstance(value, dict):
+            properties = node.get("properties", {})
+            for name, member in value.items():
+                walk(properties.get(name, node.get("additionalProperties")), member)
+        elif isinstance(value, list):
+            for item in value:
+                walk(node.get("items"), item)
+
+    walk(schema, instance)
+    return rules
+
+
+def response_schema(ex: Exchange) -> dict[str, Any] | None:
+    """The schema the answer's body must meet: the documented one, else the envelope of any error."""
+    contract = load_contract()
+    status = ex.response.status
+    if status == 429:
+        return contract.schema("RateLimitedEnvelope")
+    op = contract.operation_for(ex.request.method, ex.request.raw_path)
+    if op is not None and str(status) in op.responses:
+        return contract.response_schema(op.responses[str(status)])
+    if op is not None and 200 <= status < 300:
+        # An undocumented success is EM-HTTP-004's finding; its body is still judged as the documented one.
+        return next((contract.response_schema(r) for code, r in op.responses.items() if code.startswith("2")), None)
+    if status >= 400:
+        return contract.schema("OtherErrorEnvelope")
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
+    """Findings in the suite's words: where, what the contract asks, what came."""
+    where = json_pointer(error.absolute_path)
+    keyword, wanted, instance = error.validator, error.validator_value, error.instance
+    if keyword == "required" and isinstance(instance, dict):
+        for name in wanted:
+            if name not in instance:
+                yield Finding(f"{where}/{name}", f"the field {name}", "absent")
+    elif keyword == "additionalProperties" and isinstance(instance, dict):
+        known = set(error.schema.get("properties", {}))
+        for name in sorted(set(instance) - known):
+            received = f"{name}: {_short(instance[name])}"
+            yield Finding(json_pointer([*error.absolute_path, name]), "no field the contract does not define",
+                          received)
+    else:
+        phrases = {
+            "type": lambda: f"a JSON {' or '.join(wanted) if isinstance(wanted, list) else wanted}",
+            "minimum": lambda: f"a number of at least {wanted}",
+            "maximum": lambda: f"a number of at most {wanted}",
+            "minLength": lambda: f"a string of at least {wanted} characters",
+            "maxLength": lambda: f"a string of at most {wanted} characters",
+            "maxItems": lambda: f"an array of at most {wanted} items",
+            "enum": lambda: "one of " + ", ".join(map(str, wanted)),
+        }
+        expected = phrases[keyword]() if keyword in phrases else error.message
+        received = f"{len(instance)} items" if keyword == "maxItems" else _short(instance)
+        if keyword in ("maxLength", "minLength") and isinstance(instance, str):
+            received = f"{len(instance)} characters: {_short(instance[:60])}"
+        yield Finding(where or "/", expected, received)
+
+
+def schema_judgements(ex: Exchange) -> tuple[set[str], list[tuple[str, Finding]]]:
+    """The x-rules the answer's body was judged by, and the findings of those it broke."""
+    if ex.request.method.upper() == "HEAD" or ex.response.truncated or not ex.response.parsed.ok:
+        return set(), []
+    schema = response_schema(ex)
+    if schema is None:
+        return set(), []
+    body = ex.response.parsed.value
+    found = []
+    for error in jsonschema.Draft202012Validator(schema).iter_errors(body):
+        rule_id = rule_for_error(error, schema)
+        if rule_id is None:
+            raise LookupError(f"no x-rule encloses {list(error.absolute_schema_path)} in the contract")
+        found += [(rule_id, finding) for finding in describe(error)]
+    return applied_rules(schema, body), found

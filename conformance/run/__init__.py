@@ -1,1 +1,0 @@
-"""The conformance run: settings, the HTTP client, scenarios, probes and polling, independent of pytest."""

@@ -1,0 +1,211 @@
+"""The run's settings: each from the command line, else the environment, else the ini file, else a default.
+
+Secrets come from the environment only, and never appear in what describe() returns.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from conformance.model.exchange import Keys
+
+DEFAULT_MAX_REQUESTS = 400
+DEFAULT_LIFECYCLE_TIMEOUT = 10.0
+DEFAULT_REQUEST_TIMEOUT = 10.0
+# Sized for staging: a lifecycle of about four minutes, waited out, and everything else besides.
+DEFAULT_MAX_DURATION = 1800.0
+DEFAULT_ATTACHMENT_URL = "https://www.example.com/"
+DEFAULT_HISTORY_RUNS = 60
+
+KEY_VARIABLES = {"write": "EVERMUSE_API_KEY", "read": "EVERMUSE_READ_API_KEY", "other": "EVERMUSE_OTHER_API_KEY"}
+
+
+class SettingsError(Exception):
+    """A setting the user gave cannot be used; the message names it and says what to change."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting's resolution: its names in each source, and how to read its text."""
+
+    name: str
+    option: str
+    variable: str
+    ini: str
+    default: Any
+    parse: Callable[[str, str], Any] = lambda text, source: text
+
+
+def _number(kind: type, minimum: float) -> Callable[[str, str], Any]:
+    def parse(text: str, source: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise SettingsError(f"{source} is {text!r}, not a {'whole ' if kind is int else ''}number; "
+                                f"give a number of at least {minimum:g}.") from None
+        if value < minimum:
+            raise SettingsError(f"{source} is {text}; give a number of at least {minimum:g}.")
+        return value
+
+    return parse
+
+
+def _url(text: str, source: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{source} is {text!r}, not an http(s) URL; give one like https://staging.example.com.")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{source} is {text!r}; give the base URL without a query or fragment.")
+    return text.rstrip("/")
+
+
+SETTINGS = (
+    Setting("base_url", "--base-url", "EVERMUSE_BASE_URL", "evermuse_base_url", None, _url),
+    Setting("lifecycle_timeout", "--lifecycle-timeout", "EVERMUSE_LIFECYCLE_TIMEOUT", "evermuse_lifecycle_timeout",
+            DEFAULT_LIFECYCLE_TIMEOUT, _number(float, 0.1)),
+    Setting("max_requests", "--max-requests", "EVERMUSE_MAX_REQUESTS", "evermuse_max_requests",
+            DEFAULT_MAX_REQUESTS, _number(int, 1)),
+    Setting("request_timeout", "--request-timeout", "EVERMUSE_REQUEST_TIMEOUT", "evermuse_request_timeout",
+            DEFAULT_REQUEST_TIMEOUT, _number(float, 0.1)),
+    Setting("max_duration", "--max-duration", "EVERMUSE_MAX_DURATION", "evermuse_max_duration",
+            DEFAULT_MAX_DURATION, _number(float, 1)),
+    Setting("attachment_url", "--attachment-url", "EVERMUSE_ATTACHMENT_URL", "evermuse_attachment_url",
+            DEFAULT_ATTACHMENT_URL, _url),
+    Setting("seed", "--seed", "EVERMUSE_SEED", "evermuse_seed", None, _number(int, 0)),
+    Setting("product_id", "--product-id", "EVERMUSE_PRODUCT_ID", "evermuse_product_id", "conformance-product"),
+    Setting("project_id", "--project-id", "EVERMUSE_PROJECT_ID", "evermuse_project_id", "conformance-project"),
+    Setting("expectations", "--expectations", "EVERMUSE_EXPECTATIONS", "evermuse_expectations", None),
+    Setting("drift_report", "--drift-report", "EVERMUSE_DRIFT_REPORT", "evermuse_drift_report", None),
+    Setting("published_spec", "--published-spec", "EVERMUSE_PUBLISHED_SPEC", "evermuse_published_spec",
+            "https://docs.evermuse.com/openapi/ingest-v1.yaml"),
+    Setting("drift_baseline", "--drift-baseline", "EVERMUSE_DRIFT_BASELINE", "evermuse_drift_baseline", None),
+    Setting("drift_history", "--drift-history", "EVERMUSE_DRIFT_HISTORY", "evermuse_drift_history", None),
+    Setting("drift_history_runs", "--drift-history-runs", "EVERMUSE_DRIFT_HISTORY_RUNS", "evermuse_drift_history_runs",
+            DEFAULT_HISTORY_RUNS, _number(int, 1)),
+)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    base_url: str | None
+    keys: Keys
+    lifecycle_timeout: float
+    max_requests: int
+    request_timeout: float
+    max_duration: float
+    attachment_url: str
+    seed: int
+    product_id: str
+    project_id: str
+    expectations: str | None = None
+    drift_report: str | None = None
+    published_spec: str | None = None
+    drift_baseline: str | None = None
+    drift_history: str | None = None
+    drift_history_runs: int = DEFAULT_HISTORY_RUNS
+    read_only: bool = False
+    batch_ids: tuple[str, ...] = ()
+    strict: bool = False
+    simulator_faults: tuple[str, ...] = ()
+    simulator_choices: tuple[str, ...] = ()
+    simulator_lifecycle: float = 1.0
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def ids_known(self) -> bool:
+        """Whether the records' product and project exist on the target, so the run knows which records are valid."""
+        return self.embedded or "default" not in (self.sources.get("product_id"), self.sources.get("project_id"))
+
+    def describe(self) -> list[tuple[str, str]]:
+        """Every resolved setting with where it came from, for the report header; keys only as present/absent."""
+        rows = [("target", f"{self.base_url} ({self.sources['base_url']})" if self.base_url
+                 else "embedded reference simulator (no --base-url, EVERMUSE_BASE_URL or evermuse_base_url)")]
+        for name in ("lifecycle_timeout", "max_requests", "request_timeout", "max_duration", "attachment_url", "seed",
+                     "product_id", "project_id", "expectations", "drift_report", "published_spec", "drift_baseline",
+                     "drift_history", "drift_history_runs"):
+            value = getattr(self, name)
+            rows.append((name.replace("_", " "), f"{'none' if value is None else value} ({self.sources[name]})"))
+        for role, variable in KEY_VARIABLES.items():
+            present = getattr(self.keys, role) is not None
+            shown = ("generated by the simulator" if self.embedded else "set") if present else "not set"
+            rows.append((f"{role} key", f"{shown} ({variable})"))
+        rows.append(("mode", "read-only (no POST)" if self.read_only else "read and write"))
+        if self.batch_ids:
+            rows.append(("batch ids", ", ".join(self.batch_ids)))
+        rows.append(("SHOULD rules", "fail the run (--strict)" if self.strict else "reported, do not fail"))
+        if not self.ids_known:
+            rows.append(("record validity", "unknown: set --product-id and --project-id to ids of the target's "
+                                            "workspace to judge what becomes of valid records"))
+        if self.simulator_faults:
+            rows.append(("simulator faults", ", ".join(self.simulator_faults)))
+        if self.simulator_choices:
+            rows.append(("simulator choices", ", ".join(self.simulator_choices)))
+        return rows
+
+
+def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], environ: Mapping[str, str] | None = None,
+            *, flags: Mapping[str, Any] | None = None) -> RunSettings:
+    """Resolve every setting: command line, then environment, then ini file, then default."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        given = option(setting.option)
+        if given is not None and not str(given).strip():
+            raise SettingsError(f"{setting.option} is empty; give a value or leave the option out.")
+        candidates = [(given, setting.option), (env.get(setting.variable), setting.variable),
+                      (ini(setting.ini), f"{setting.ini} in the ini file")]
+        for text, source in candidates:
+            if text not in (None, ""):
+                values[setting.name] = setting.parse(str(text), source)
+                sources[setting.name] = source
+                break
+        else:
+            values[setting.name] = setting.default
+            sources[setting.name] = "default"
+    if values["seed"] is None:
+        values["seed"] = random.SystemRandom().randrange(2**32)
+        sources["seed"] = "random"
+    if values["drift_history"] is None and values["drift_report"] is not None:
+        values["drift_history"] = str(Path(values["drift_report"]) / "history.json")
+        sources["drift_history"] = "beside --drift-report"
+    if values["expectations"] is None and values["base_url"] is None:
+        values["expectations"], sources["expectations"] = "simulator", "the embedded simulator's"
+    flags = dict(flags or {})
+    if values["base_url"] is None:
+        # The embedded simulator takes whatever keys the run gives it; they exist before collection,
+        # when schemathesis already builds its first cases.
+        keys = Keys(*(f"em_sk_sim_{role}_{secrets.token_hex(12)}" for role in KEY_VARIABLES))
+    else:
+        keys = Keys(**{role: env.get(variable) or None for role, variable in KEY_VARIABLES.items()})
+    settings = RunSettings(keys=keys, sources=sources, **values, **flags)
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: RunSettings) -> None:
+    if settings.embedded:
+        if settings.batch_ids and not settings.read_only:
+            raise SettingsError("--batch-id names batches of a real target; add --read-only and --base-url.")
+        return
+    if settings.simulator_faults or settings.simulator_choices:
+        raise SettingsError("--simulator-fault and --simulator-choice apply to the embedded simulator only; "
+                            "leave out --base-url.")
+    if settings.keys.write is None and not settings.read_only:
+        raise SettingsError(
+            "EVERMUSE_API_KEY is not set: export an api:write key of the target's workspace, "
+            "or add --read-only with EVERMUSE_API_KEY set to any key that may read batches.")
+    if settings.keys.write is None:
+        raise SettingsError("EVERMUSE_API_KEY is not set: export a key of the target's workspace "
+                            "that may read batches.")
