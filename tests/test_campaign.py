@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conformance.activities.probes import id_like
 from conformance.pytest.session import EvermuseRun
 from conformance.settings.options import resolve
 from conformance.simulator import SimulatorServer, make_settings
@@ -29,3 +30,13 @@ def test_long_wait_reports_which_batch_which_status_and_how_long() -> None:
     seeded = run.campaign.seeded
     assert all(s.ended == "terminal" for s in seeded)
     assert all(len(s.reads) >= 4 for s in seeded)
+
+
+def test_an_id_that_names_no_batch_is_far_from_sequential_neighbours() -> None:
+    own = "1000000000003"
+    unknown = id_like(own, frozenset({own}))
+    # The property tests keep creating batches beside the run's own: a neighbour would soon name a real batch.
+    assert len(unknown) == len(own) and unknown.isdigit()
+    assert abs(int(unknown) - int(own)) > 1000
+    assert id_like(own, frozenset({own, unknown})) not in {own, unknown}
+    assert id_like("3fa85f64-5717-4562-b3fc-2c963f66afa6", frozenset()).startswith("3fa85f64-5717-4562-b3fc-")

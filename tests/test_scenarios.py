@@ -37,8 +37,10 @@ def test_each_breakage_breaks_exactly_one_constraint(breakage: str) -> None:
 def test_scenarios_cover_more_than_twenty_rejected_records_and_attachments() -> None:
     by_name = {s.name: s for s in SCENARIOS}
     assert len(by_name["many-errors"].invalid_positions) > 20
-    assert by_name["attachments"].has_attachments
-    assert by_name["all-valid"].all_valid
+    attachments = by_name["attachments"]
+    assert any(r.get("_attachments") for i, r in enumerate(attachments.records)
+               if i not in attachments.invalid_positions)
+    assert not by_name["all-valid"].invalid_positions
     assert len(by_name["all-invalid"].invalid_positions) == len(by_name["all-invalid"].records)
 
 

@@ -68,11 +68,14 @@ def terminal_or_none(answer: Exchange) -> SeriesEnd | None:
 
 class Campaign:
     def __init__(self, settings: RunSettings, client: ApiClient, recorder: Recorder, *,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, notify: Callable[[], None] = lambda: None):
         self.settings = settings
         self.client = client
         self.recorder = recorder
         self.clock = clock
+        # Called on the caller's thread as seeding moves on, so it can show where the run is.
+        self.notify = notify
+        self.to_seed = 0
         # Unique per run, so a second run with the same --seed never replays this one's Idempotency-Keys.
         self.identity = Identity(run_id=secrets.token_hex(4), product_id=settings.product_id,
                                  project_id=settings.project_id)
@@ -82,6 +85,7 @@ class Campaign:
         # Whether the run's own bounds (--max-requests, --max-duration) stopped it, rather than the target.
         self.stopped_by_limit = False
         self.phase = "not started"
+        self.sent_so_far = 0
         self.wait_started: float | None = None
         self._cancelled = threading.Event()
 
@@ -172,6 +176,8 @@ class Campaign:
 
     def status(self) -> str:
         """Where the campaign is, in a line: the phase and, while waiting, each pending batch, its status, how long."""
+        if self.phase == "seeding" and self.to_seed:
+            return f"seeding: {self.sent_so_far} of {self.to_seed} batches sent"
         if self.phase != "waiting for batches" or self.wait_started is None:
             return self.phase
         pending = [s for s in self.seeded if s.ended is None]
@@ -204,10 +210,14 @@ class Campaign:
     # --- seeding and polling ------------------------------------------------------------------
     def seed_all(self) -> None:
         # A refused batch is a finding (EM-INGEST-006, EM-HTTP-008), not a reason to stop: the probes still run.
-        for scenario in build_scenarios(self.identity, self.settings.attachment_url):
+        scenarios = build_scenarios(self.identity, self.settings.attachment_url)
+        self.to_seed = len(scenarios)
+        for number, scenario in enumerate(scenarios, start=1):
+            self.notify()
             seeded = self.seed(scenario)
             if seeded is not None:
                 self.seeded.append(seeded)
+            self.sent_so_far = number
 
     def seed(self, scenario: Scenario) -> Seeded | None:
         body, media_type = scenario.body()

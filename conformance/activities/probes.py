@@ -115,16 +115,24 @@ def _other_workspace(facts: Facts) -> list[Step]:
 
 
 def id_like(batch_id: str, taken: frozenset[str]) -> str:
-    """An id of the shape the API gives, its last character changed to one that names no batch the run has seen.
+    """An id of the shape the API gives that names no batch the run has seen or is likely to create.
 
-    Sequential ids make a neighbour likely to exist, so every character of the same class is tried.
+    The trailing characters of the last character's class are each moved half their alphabet on: a server that
+    numbers batches in sequence is then thousands of batches away from it, while the run's own property tests
+    keep creating batches next to the ones it knows.
     """
     last = batch_id[-1]
     alphabet = next((a for a in (string.digits, string.ascii_lowercase, string.ascii_uppercase) if last in a),
                     string.digits)
-    start = alphabet.index(last) if last in alphabet else 0
-    candidates = [batch_id[:-1] + alphabet[(start + step) % len(alphabet)] for step in range(1, len(alphabet))]
-    return next((c for c in candidates if c not in taken), batch_id + alphabet[0])
+    head = batch_id.rstrip(alphabet)
+    tail = batch_id[len(head):][-4:] or last
+    head = batch_id[:len(batch_id) - len(tail)]
+    for shift in range(len(alphabet) // 2, len(alphabet) // 2 + len(alphabet) - 1):
+        candidate = head + "".join(alphabet[(alphabet.index(c) + shift) % len(alphabet)]
+                                   if c in alphabet else alphabet[0] for c in tail)
+        if candidate not in taken and candidate != batch_id:
+            return candidate
+    return batch_id + alphabet[0]
 
 
 def _unknown_id(facts: Facts) -> list[Step]:

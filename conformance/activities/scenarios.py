@@ -76,14 +76,6 @@ class Scenario:
     rules: frozenset[str] = frozenset()
 
     @property
-    def has_attachments(self) -> bool:
-        return any(r.get("_attachments") for i, r in enumerate(self.records) if i not in self.invalid_positions)
-
-    @property
-    def all_valid(self) -> bool:
-        return not self.invalid_positions
-
-    @property
     def media_type(self) -> str:
         return "application/x-ndjson" if self.body_form == "ndjson" else "application/json"
 

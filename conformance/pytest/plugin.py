@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 import warnings
@@ -13,6 +12,8 @@ import pytest
 from schemathesis.core.failures import Failure, FailureGroup
 
 from conformance.pytest import st_checks
+from conformance.pytest.progress import Progress
+from conformance.pytest.progress import for_pytest as progress_for
 from conformance.pytest.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun, failure_text
 from conformance.report.drift.history import HistoryError, load_history, save_history
 from conformance.report.drift.report import BaselineError, load_baseline, write
@@ -28,6 +29,7 @@ _PROPERTY_ITEMS = pytest.StashKey[list[str]]()
 _EXPECTATIONS = pytest.StashKey[Expectations]()
 _HISTORY = pytest.StashKey[dict[str, Any]]()
 _SEEDED = pytest.StashKey[bool]()
+_PROGRESS = pytest.StashKey[Progress]()
 _LOG_RECORDS = RedactingLogRecords()
 # A rule as a failure names it: "EM-COUNT-001 (MUST) ...".
 RULE_TITLE = re.compile(r"(EM-[A-Z]+-\d{3}) \((?:MUST|SHOULD)\)")
@@ -186,32 +188,26 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     config.stash[_RUN] = run
     request.addfinalizer(run.stop)
     run.start()
+    progress = config.stash[_PROGRESS] = progress_for(config)
     try:
-        run.begin_campaign(config.stash.get(_PROPERTY_ITEMS, []))
+        run.begin_campaign(config.stash.get(_PROPERTY_ITEMS, []), progress.update)
     except Exception as exc:
         _could_not_check(run, exc)
+    finally:
+        progress.done()
     return run
 
 
 @pytest.fixture(scope="session")
 def finished_run(evermuse_run: EvermuseRun, request: pytest.FixtureRequest) -> EvermuseRun:
     """The run once its campaign is over: every batch ended (or timed out) and the list walked."""
-    config = request.config
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-
-    def progress(line: str) -> None:
-        if reporter is None:
-            return
-        # Written past pytest's capture: a long wait must not look like a hang.
-        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
-            reporter.ensure_newline()
-            reporter.write_line(f"evermuse: {redact(line)}")
-
+    progress = request.config.stash[_PROGRESS]
     try:
-        evermuse_run.finish_campaign(progress)
+        evermuse_run.finish_campaign(progress.update)
     except Exception as exc:
         _could_not_check(evermuse_run, exc)
+    finally:
+        progress.done()
     return evermuse_run
 
 

@@ -108,7 +108,8 @@ class EvermuseRun:
         self.begin_campaign()
         self.finish_campaign()
 
-    def begin_campaign(self, property_tests: tuple[str, ...] | list[str] = ()) -> None:
+    def begin_campaign(self, property_tests: tuple[str, ...] | list[str] = (),
+                       progress: Callable[[str], None] = lambda line: None) -> None:
         """Seed the batches, share the budget with the property tests, then send the probes and wait for the
         batches in the background.
 
@@ -116,7 +117,9 @@ class EvermuseRun:
         Raises CouldNotCheck when the target cannot be checked at all.
         """
         assert self.campaign is not None
+        self.campaign.notify = lambda: progress(self.progress_line())
         self.campaign.begin()
+        self.campaign.notify = lambda: None
         self.share_for_property_tests(list(property_tests))
         self._waiting = threading.Thread(target=self._wait_for_batches, name="evermuse-campaign", daemon=True)
         self._waiting.start()
@@ -128,7 +131,7 @@ class EvermuseRun:
         except BaseException as exc:  # handed to the main thread, which ends the run with a sentence
             self._waiting_failed = exc
 
-    def finish_campaign(self, progress: Callable[[str], None] = lambda line: None, every: float = 10.0) -> None:
+    def finish_campaign(self, progress: Callable[[str], None] = lambda line: None, every: float = 0.5) -> None:
         """Wait for the background part, saying where it is every so often, then walk the list."""
         assert self.campaign is not None
         if self.campaign_done:

@@ -53,7 +53,6 @@ class Operation:
 class PathItem:
     template: str
     methods: tuple[str, ...]
-    other_methods: dict[str, Any] | None
 
     @property
     def segments(self) -> list[str]:
@@ -126,7 +125,7 @@ class Contract:
         items = []
         for template, item in self.resolved.get("paths", {}).items():
             methods = tuple(m for m in HTTP_METHODS if m in item)
-            items.append(PathItem(template, methods, item.get("x-other-methods")))
+            items.append(PathItem(template, methods))
         # Longest template first, so /batches/{batchId} wins over /batches for a deeper path.
         return sorted(items, key=lambda p: len(p.segments), reverse=True)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from conformance.rules.latitudes import load_latitudes
@@ -38,17 +39,27 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    try:
+        return serve(parser().parse_args(argv))
+    except BrokenPipeError:
+        # The reader went away (| head, a closed pager): stop quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def serve(args: argparse.Namespace) -> int:
     if args.list_faults:
         width = max(map(len, FAULTS))
         for fault in FAULTS.values():
             print(f"{fault.name:<{width}}  {fault.rule:<14}  {fault.description}")
+        sys.stdout.flush()
         return 0
     if args.list_choices:
         latitudes = load_latitudes()
         width = max(map(len, latitudes))
         for latitude in latitudes.values():
             print(f"{latitude.name:<{width}}  {' | '.join(latitude.values)}  ({latitude.question})")
+        sys.stdout.flush()
         return 0
     lifecycle = args.lifecycle_seconds if args.lifecycle_seconds is not None else SPEEDS[args.speed]
     if lifecycle <= 0:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from functools import cache
 from typing import Any
-
-import jsonschema
 
 from conformance.model.exchange import JSON, NDJSON, Exchange, parse_json, path_batch_id
 from conformance.rules.contract import Operation, PathItem, load_contract
@@ -108,15 +105,6 @@ def ingest_body(ex: Exchange) -> IngestBody:
     if not isinstance(value, list):
         return IngestBody.OPEN  # a lone object may be taken as a batch of one record
     return IngestBody.BATCH if 1 <= len(value) <= MAX_RECORDS else IngestBody.NOT_A_BATCH
-
-
-@cache
-def _envelope() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(load_contract().schema("IngestRecord"))
-
-
-def is_valid_record(record: Any) -> bool:
-    return _envelope().is_valid(record)
 
 
 def one_type_and_product(records: list[Any]) -> bool:
