@@ -40,3 +40,6 @@ def test_an_id_that_names_no_batch_is_far_from_sequential_neighbours() -> None:
     assert abs(int(unknown) - int(own)) > 1000
     assert id_like(own, frozenset({own, unknown})) not in {own, unknown}
     assert id_like("3fa85f64-5717-4562-b3fc-2c963f66afa6", frozenset()).startswith("3fa85f64-5717-4562-b3fc-")
+    # A server that refuses ids of other shapes with 400 must still see one of its own: hex stays hex.
+    hex_id = id_like("b_a292a1ae0e66717eeb2c", frozenset())
+    assert hex_id.startswith("b_") and len(hex_id) == 22 and all(c in "0123456789abcdef" for c in hex_id[2:])

@@ -114,23 +114,32 @@ def _other_workspace(facts: Facts) -> list[Step]:
             Step("GET the list with another workspace's key", "GET", BATCHES, KeyRole.OTHER, {"limit": "100"})]
 
 
+# Smallest first: an id keeps its shape when its tail stays within the alphabet it was written in.
+ID_ALPHABETS = (string.digits, "0123456789abcdef", "0123456789ABCDEF", string.ascii_lowercase,
+                string.ascii_uppercase, string.digits + string.ascii_lowercase, string.digits + string.ascii_uppercase)
+ID_TAIL = 4
+
+
+def _tail_in(batch_id: str, alphabet: str) -> int:
+    length = len(batch_id) - len(batch_id.rstrip(alphabet))
+    return min(length, ID_TAIL)
+
+
 def id_like(batch_id: str, taken: frozenset[str]) -> str:
     """An id of the shape the API gives that names no batch the run has seen or is likely to create.
 
-    The trailing characters of the last character's class are each moved half their alphabet on: a server that
-    numbers batches in sequence is then thousands of batches away from it, while the run's own property tests
+    The last characters, in the smallest alphabet they share, are each moved half that alphabet on: a server
+    that numbers batches in sequence is then thousands of batches away, while the run's own property tests
     keep creating batches next to the ones it knows.
     """
-    last = batch_id[-1]
-    alphabet = next((a for a in (string.digits, string.ascii_lowercase, string.ascii_uppercase) if last in a),
-                    string.digits)
-    head = batch_id.rstrip(alphabet)
-    tail = batch_id[len(head):][-4:] or last
-    head = batch_id[:len(batch_id) - len(tail)]
+    alphabet = max(ID_ALPHABETS, key=lambda a: _tail_in(batch_id, a))  # max keeps the first of equals
+    size = _tail_in(batch_id, alphabet)
+    if not size:
+        return batch_id + "0"
+    head, tail = batch_id[:-size], batch_id[-size:]
     for shift in range(len(alphabet) // 2, len(alphabet) // 2 + len(alphabet) - 1):
-        candidate = head + "".join(alphabet[(alphabet.index(c) + shift) % len(alphabet)]
-                                   if c in alphabet else alphabet[0] for c in tail)
-        if candidate not in taken and candidate != batch_id:
+        candidate = head + "".join(alphabet[(alphabet.index(c) + shift) % len(alphabet)] for c in tail)
+        if candidate not in taken:
             return candidate
     return batch_id + alphabet[0]
 
