@@ -34,7 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_")}
+    # Both tools as a user runs them: bytecode cached (a shell may forbid writing it), no EVERMUSE_* leaking in.
+    base_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("EVERMUSE_") and k != "PYTHONDONTWRITEBYTECODE"}
     settings = make_settings(write_key=KEYS["EVERMUSE_API_KEY"], read_key=KEYS["EVERMUSE_READ_API_KEY"],
                              other_key=KEYS["EVERMUSE_OTHER_API_KEY"])
     st = str(Path(sys.executable).with_name("st"))

@@ -109,6 +109,19 @@ def test_a_usage_mistake_gets_one_sentence_and_status_4(tmp_path: Path, args: tu
     assert "Traceback" not in run.output
 
 
+def test_the_run_starts_while_collecting_but_only_for_a_run_of_the_suite(tmp_path: Path) -> None:
+    with simulator() as server:
+        listed = run_suite(tmp_path, "--base-url", server.base_url, "--collect-only", env=KEYS)
+        after_listing = len(server.simulator.requests)
+        deselected = run_suite(tmp_path, "--base-url", server.base_url, "-k", "no_such_test", *FAST, env=KEYS)
+        ran = run_suite(tmp_path, "--base-url", server.base_url, *FAST, env=KEYS)
+    assert listed.returncode == 0 and after_listing == 0, "listing the tests sent requests to the target"
+    # Launched while collecting, then every test deselected: the run ends quietly, pytest's own status.
+    assert deselected.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, deselected.output[-2000:]
+    assert "Traceback" not in deselected.output and "could not check" not in deselected.output
+    assert ran.returncode == EXIT_OK, ran.output[-3000:]
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -23,8 +23,10 @@ from conformance.rules.verdicts import Outcome, count
 from conformance.settings.options import SETTINGS, RunSettings, SettingsError, resolve
 
 SUITE_MARK = "evermuse"
+SUITE_DIR = Path(__file__).parent / "suite"
 _SETTINGS = pytest.StashKey[RunSettings]()
 _RUN = pytest.StashKey[EvermuseRun]()
+_LAUNCHED = pytest.StashKey[EvermuseRun]()
 _PROPERTY_ITEMS = pytest.StashKey[list[str]]()
 _EXPECTATIONS = pytest.StashKey[Expectations]()
 _HISTORY = pytest.StashKey[dict[str, Any]]()
@@ -104,12 +106,41 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     if collector.get_closest_marker("property_test") is None or schema is None:
         return
     try:
-        schema.config.seed = settings_for(collector.config).seed
+        settings = settings_for(collector.config)
     except SettingsError:
         return  # reported as a usage error once collection ends
+    schema.config.seed = settings.seed
+
+
+def _collects_the_suite(config: pytest.Config) -> bool:
+    """Whether this session will collect the conformance suite: an argument is its folder, inside it or above it."""
+    suite = SUITE_DIR.resolve()
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if path == suite or suite in path.parents or path in suite.parents:
+            return True
+    return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Launch the run before collection: the batches are seeded and their lifecycle runs while pytest collects
+    and schemathesis builds its tests. Not for a listing, and not in an xdist controller, which runs no test."""
+    config = session.config
+    controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+    if config.option.collectonly or controller or not _collects_the_suite(config):
+        return
+    try:
+        settings = settings_for(config)
+    except SettingsError:
+        return  # reported as a usage error once collection ends
+    run = config.stash[_LAUNCHED] = EvermuseRun(settings, expectations=config.stash[_EXPECTATIONS])
+    run.launch()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    launched = config.stash.get(_LAUNCHED, None)
+    if launched is not None and config.stash.get(_RUN, None) is not launched:
+        launched.stop()  # launched while collecting, but no test of the suite was run
     _LOG_RECORDS.uninstall()
 
 
@@ -184,13 +215,16 @@ def _could_not_check(run: EvermuseRun, exc: BaseException) -> None:
 def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     """The run, its batches seeded; the probes and the wait for the batches go on in the background."""
     config = request.config
-    run = EvermuseRun(settings_for(config), expectations=config.stash[_EXPECTATIONS])
+    run = config.stash.get(_LAUNCHED, None)
+    if run is None:
+        run = EvermuseRun(settings_for(config), expectations=config.stash[_EXPECTATIONS])
+        run.launch()
     config.stash[_RUN] = run
     request.addfinalizer(run.stop)
-    run.start()
     progress = config.stash[_PROGRESS] = progress_for(config)
     try:
-        run.begin_campaign(config.stash.get(_PROPERTY_ITEMS, []), progress.update)
+        run.await_launch(progress.update)
+        run.share_for_property_tests(config.stash.get(_PROPERTY_ITEMS, []))
     except Exception as exc:
         _could_not_check(run, exc)
     finally:

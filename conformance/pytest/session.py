@@ -80,6 +80,10 @@ class EvermuseRun:
         self._lock = threading.Lock()
         self._waiting: threading.Thread | None = None
         self._waiting_failed: BaseException | None = None
+        self._launch: threading.Thread | None = None
+        self._launch_failed: BaseException | None = None
+        # What the property tests may send between them: set aside once the batches are seeded.
+        self.property_share = 0
         self.campaign_done = False
 
     @property
@@ -103,15 +107,35 @@ class EvermuseRun:
         self.bridge = BoundedSession(self.client, self.record_generated, self.failing_verdicts_of)
         self.campaign = Campaign(self.settings, self.client, self.recorder)
 
+    def launch(self) -> None:
+        """start and begin_campaign in the background, so that the target's lifecycle runs while pytest collects."""
+        self._launch = threading.Thread(target=self._launched, name="evermuse-launch", daemon=True)
+        self._launch.start()
+
+    def _launched(self) -> None:
+        try:
+            self.start()
+            self.begin_campaign()
+        except BaseException as exc:  # handed to the main thread by await_launch
+            self._launch_failed = exc
+
+    def await_launch(self, progress: Callable[[str], None] = lambda line: None, every: float = 0.5) -> None:
+        """Wait for launch, saying where it is every so often; raises what stopped it."""
+        while self._launch is not None and self._launch.is_alive():
+            self._launch.join(timeout=every)
+            if self._launch.is_alive() and self.campaign is not None:
+                progress(self.progress_line())
+        if self._launch_failed is not None:
+            raise self._launch_failed
+
     def run_campaign(self) -> None:
         """The whole campaign at once; raises CouldNotCheck when the target cannot be checked at all."""
         self.begin_campaign()
         self.finish_campaign()
 
-    def begin_campaign(self, property_tests: tuple[str, ...] | list[str] = (),
-                       progress: Callable[[str], None] = lambda line: None) -> None:
-        """Seed the batches, share the budget with the property tests, then send the probes and wait for the
-        batches in the background.
+    def begin_campaign(self, progress: Callable[[str], None] = lambda line: None) -> None:
+        """Seed the batches, set the property tests' share of the budget aside, then send the probes and wait
+        for the batches in the background.
 
         The wait is most of a run against a slow target; the property tests run meanwhile.
         Raises CouldNotCheck when the target cannot be checked at all.
@@ -120,7 +144,8 @@ class EvermuseRun:
         self.campaign.notify = lambda: progress(self.progress_line())
         self.campaign.begin()
         self.campaign.notify = lambda: None
-        self.share_for_property_tests(list(property_tests))
+        ahead = self.campaign.requests_ahead()
+        self.property_share = max(0, min(self.budget.remaining - ahead, int(self.budget.limit * PROPERTY_SHARE)))
         self._waiting = threading.Thread(target=self._wait_for_batches, name="evermuse-campaign", daemon=True)
         self._waiting.start()
 
@@ -152,6 +177,8 @@ class EvermuseRun:
 
     def stop(self) -> None:
         self.finished = time.time()
+        if self._launch is not None:
+            self._launch.join(timeout=self.settings.request_timeout + 5)
         if self.campaign is not None:
             self.campaign.cancel()
         if self._waiting is not None:
@@ -261,12 +288,10 @@ class EvermuseRun:
     def share_for_property_tests(self, labels: list[str]) -> None:
         """Split the property tests' part of the budget evenly between them.
 
-        They run while the campaign still waits for its batches, so their part is set aside up front:
-        PROPERTY_SHARE of --max-requests, never what the campaign is sure to need.
+        They run while the campaign still waits for its batches, so their part was set aside when the batches
+        were seeded (begin_campaign): PROPERTY_SHARE of --max-requests, never what the campaign is sure to need.
         """
-        ahead = self.campaign.requests_ahead() if self.campaign else 0
-        part = max(0, min(self.budget.remaining - ahead, int(self.budget.limit * PROPERTY_SHARE)))
-        self.property_budget = dict.fromkeys(labels, part // max(1, len(labels)))
+        self.property_budget = dict.fromkeys(labels, self.property_share // max(1, len(labels)))
 
     def property_share_left(self) -> bool:
         """Whether the property test now running may send another case: its share, the budget and the time."""
