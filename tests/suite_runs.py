@@ -7,7 +7,7 @@ import resource
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,3 +97,20 @@ def serve(app: Any) -> Iterator[str]:
     """Any ASGI app on a free loopback port, for the time of the block."""
     with LoopbackServer(app) as server:
         yield server.base_url
+
+
+class ThrottledWhere:
+    """An ASGI app behind a gateway that answers 429 (retryAfter 0) to the requests `where` picks."""
+
+    def __init__(self, app: Any, where: Callable[[dict[str, Any]], bool]):
+        self.app = app
+        self.where = where
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self.where(scope):
+            await send({"type": "http.response.start", "status": 429,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"error": "rate_limited", "message": "later", '
+                                                               b'"retryAfter": 0}'})
+            return
+        await self.app(scope, receive, send)

@@ -20,7 +20,7 @@ import pytest
 
 from conformance.model.keyforms import holds_key
 from conformance.simulator import SimulatorServer, make_settings
-from tests.suite_runs import SuiteRun, run_suite, serve
+from tests.suite_runs import SuiteRun, ThrottledWhere, run_suite, serve
 
 KEY = "em_sk_hostile_write_4f1c9a7b2e"
 ENV = {"EVERMUSE_API_KEY": KEY}
@@ -238,25 +238,13 @@ def test_a_target_that_throttles_every_request_was_not_checked(tmp_path: Path, m
     assert report["live"]["status"] == "not checked"
 
 
-class ThrottledReads:
-    """The simulator, except that every status read is answered 429."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].count("/") == 5:
-            await send({"type": "http.response.start", "status": 429,
-                        "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": b'{"error": "rate_limited", "message": "later", '
-                                                               b'"retryAfter": 0}'})
-            return
-        await self.app(scope, receive, send)
+def status_read(scope: dict[str, Any]) -> bool:
+    return scope["method"] == "GET" and scope["path"].count("/") == 5
 
 
 def test_a_target_that_throttles_every_status_read_was_not_checked(tmp_path: Path) -> None:
     simulator = SimulatorServer(make_settings(write_key=KEY))
-    with serve(ThrottledReads(simulator.simulator.app)) as url:
+    with serve(ThrottledWhere(simulator.simulator.app, status_read)) as url:
         run = run_against(url, tmp_path, timeout=180)
     assert run.returncode == EXIT_NOT_CHECKED, run.output[-3000:]
     assert "no request of the run that reads one of its batches got an answer the docs describe" in run.output

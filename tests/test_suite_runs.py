@@ -18,7 +18,7 @@ import pytest
 from conformance.activities.scenarios import Identity, broken, valid_record
 from conformance.rules.catalogue import load_catalogue
 from conformance.simulator import FAULTS, SimulatorServer, make_settings
-from tests.suite_runs import SuiteRun, run_suite, serve
+from tests.suite_runs import SuiteRun, ThrottledWhere, run_suite, serve
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CHECKED = 0, 1, 4, 6
 KEYS = {"EVERMUSE_API_KEY": "em_sk_runs_write", "EVERMUSE_READ_API_KEY": "em_sk_runs_read",
@@ -214,25 +214,14 @@ def test_rate_limited_target_is_waited_out_and_passes(tmp_path: Path) -> None:
     assert run.cases["test_rule_holds[EM-RATE-001]"].outcome == "passed"
 
 
-class LimitBeforeTheKey:
-    """The simulator behind a gateway that answers 429 to any request without a key, before the API reads it."""
-
-    def __init__(self, app: Any):
-        self.app = app
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and not any(name == b"x-api-key" for name, _ in scope["headers"]):
-            await send({"type": "http.response.start", "status": 429,
-                        "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": b'{"error": "rate_limited", "message": "later", '
-                                                               b'"retryAfter": 0}'})
-            return
-        await self.app(scope, receive, send)
+def without_key(scope: dict[str, Any]) -> bool:
+    """A gateway's limiter may answer a request without a key before the API reads it."""
+    return not any(name == b"x-api-key" for name, _ in scope["headers"])
 
 
 def test_a_limit_before_the_key_is_read_is_no_break(tmp_path: Path) -> None:
     """429 to a request without a key says "later", not "accepted": neither a rule nor a schemathesis check fails."""
-    with serve(LimitBeforeTheKey(simulator().simulator.app)) as url:
+    with serve(ThrottledWhere(simulator().simulator.app, without_key)) as url:
         run = run_suite(tmp_path, "--base-url", url, "--seed", "3", *FAST, env=KEYS)
     assert run.returncode == EXIT_OK, run.output[-3000:]
     assert run.cases["test_rule_holds[EM-AUTH-001]"].outcome == "skipped"  # no keyless request got an answer
