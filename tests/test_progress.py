@@ -36,6 +36,8 @@ def test_a_log_sees_where_the_run_waits_without_s(tmp_path: Path) -> None:
     lines = progress_lines(run.output)
     assert run.returncode == 0, run.output[-3000:]
     assert any(names_a_pending_batch(line) for line in lines), lines
+    # While the property tests send, a log hears from them too: pytest writes nothing there until a file's line ends.
+    assert any(line.startswith("evermuse: property test ") and " requests; " in line for line in lines), lines
     assert all(KEY not in line for line in lines)
     # Plain lines in a log: a phase's first line, then at most one every PLAIN_EVERY_S; eight seconds allow one.
     assert sum(line.startswith("evermuse: waiting ") for line in lines) == 1, lines
@@ -133,3 +135,11 @@ def test_no_terminal_means_nothing_is_written() -> None:
     progress.update("waiting 1 s for: mixed (b_1) LANDED")
     progress.done()
     assert seen.lines == seen.redrawn == []
+
+
+def test_what_a_property_test_sends_reaches_a_log_but_leaves_a_terminal_to_pytest() -> None:
+    line = "property test test_x: 3 of 25 requests; waiting 2 s of 600 s for: mixed (b_1) LANDED"
+    for mode, written in ((Mode.PLAIN, 1), (Mode.LIVE, 0), (Mode.ONE_LINE, 0), (Mode.OFF, 0)):
+        seen = Recorded()
+        seen.progress(mode).aside(line)
+        assert len(seen.lines) + len(seen.redrawn) == written, mode

@@ -181,7 +181,9 @@ class Campaign:
         if self.phase != "waiting for batches" or self.wait_started is None:
             return self.phase
         pending = [s for s in self.seeded if s.ended is None]
-        batches = ", ".join(f"{s.scenario.name} ({s.batch_id}) {s.last_status}" for s in pending) or "none left"
+        if not pending:
+            return "every batch has ended; reading each a last time"
+        batches = ", ".join(f"{s.scenario.name} ({s.batch_id}) {s.last_status}" for s in pending)
         return (f"waiting {self.clock() - self.wait_started:.0f} s of {self.settings.lifecycle_timeout:g} s "
                 f"(--lifecycle-timeout) for: {batches}")
 

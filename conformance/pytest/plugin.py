@@ -225,6 +225,7 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     try:
         run.await_launch(progress.update)
         run.share_for_property_tests(config.stash.get(_PROPERTY_ITEMS, []))
+        run.on_generated = lambda: progress.aside(run.property_progress_line())
     except Exception as exc:
         _could_not_check(run, exc)
     finally:

@@ -2,8 +2,9 @@
 
 The campaign's long part (batches that take minutes to end) happens while a fixture sets up, when pytest
 captures output; without this the terminal would sit silent and read as a hang. Lines are written only
-from the main thread, while the run's own code holds it (seeding, waiting for batches): the rest of the
-time pytest's own test lines show the run moving, and two writers never share the terminal.
+from the main thread, while the run's own code holds it (seeding, waiting for batches), and, in a log only,
+while a property test sends: on a terminal pytest's own test line shows the run moving then, and two writers
+never share it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ class Progress:
             self._write_line(text)
         self._last_at, self._last_phase = now, phase
         self.lines_written += 1
+
+    def aside(self, line: str) -> None:
+        """The run's state while a test runs: a log gets it as a plain line, as update decides; a terminal does
+        not, since pytest's own line is being written there and two writers must not share it."""
+        if self.mode == Mode.PLAIN:
+            self.update(line)
 
     def done(self) -> None:
         """Clear the live line, so pytest's own output goes on from a clean line."""

@@ -84,6 +84,8 @@ class EvermuseRun:
         self._launch_failed: BaseException | None = None
         # What the property tests may send between them: set aside once the batches are seeded.
         self.property_share = 0
+        # Called after each request a property test sent, from the thread that runs the tests.
+        self.on_generated: Callable[[], None] = lambda: None
         self.campaign_done = False
 
     @property
@@ -175,6 +177,12 @@ class EvermuseRun:
         assert self.campaign is not None
         return f"{self.campaign.status()}; requests {self.budget.used} of {self.budget.limit}"
 
+    def property_progress_line(self) -> str:
+        """Where the property tests are, and the campaign beside them."""
+        label = self.property_label
+        sent, share = self.property_sent.get(label, 0), self.property_budget.get(label, 0)
+        return f"property test {label}: {sent} of {share} requests; {self.progress_line()}"
+
     def stop(self) -> None:
         self.finished = time.time()
         if self._launch is not None:
@@ -209,6 +217,7 @@ class EvermuseRun:
         with self._lock:
             self.property_sent[self.property_label] = self.property_sent.get(self.property_label, 0) + 1
         self.recorder.record(f"property test {self.property_label}", judged_as)
+        self.on_generated()
         return judged_as
 
     def could_not_check(self) -> str | None:
