@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from conformance.model.keyforms import holds_key  # noqa: E402
 from conformance.simulator import SimulatorServer, make_settings  # noqa: E402
-from tests.suite_runs import serve  # noqa: E402
-from tests.test_hostile_targets import KEY, QUICK, Hostile, ThrottledReads, gzip_bomb, trickled_headers  # noqa: E402
+from tests.suite_runs import ThrottledWhere, serve  # noqa: E402
+from tests.test_hostile_targets import KEY, QUICK, Hostile, gzip_bomb, status_read, trickled_headers  # noqa: E402
 
 MODES = ["not-json", "truncated", "huge", "html", "silent", "reset", "echo-key", "deep", "nan", "twice", "bad-utf8",
          "trickle-body", "endless-body", "gzip-bomb", "reflect-base64-body", "reflect-base64-header",
@@ -33,7 +33,7 @@ MODES = ["not-json", "truncated", "huge", "html", "silent", "reset", "echo-key",
 
 @contextmanager
 def throttled_reads() -> Iterator[str]:
-    with serve(ThrottledReads(SimulatorServer(make_settings(write_key=KEY)).simulator.app)) as url:
+    with serve(ThrottledWhere(SimulatorServer(make_settings(write_key=KEY)).simulator.app, status_read)) as url:
         yield url
 
 
@@ -47,7 +47,7 @@ TARGETS: dict[str, tuple[Callable[[], AbstractContextManager[str]], tuple[str, .
     **{mode: ((lambda mode=mode: serve(Hostile(mode))), ()) for mode in MODES},
     "trickle-headers": (trickled_headers, ()),
     "throttle-status-reads": (throttled_reads, ()),
-    "max-duration-8s": (slow_lifecycle, ("--lifecycle-timeout", "60", "--max-duration", "8")),
+    "max-duration-8s": (slow_lifecycle, ("--lifecycle-timeout", "60", "--max-requests", "400", "--max-duration", "8")),
 }
 
 

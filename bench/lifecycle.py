@@ -32,10 +32,10 @@ def main() -> None:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         walls.append(time.perf_counter() - started)
         statuses.append(done.returncode)
-    print(f"{'command':<70} {'median s':>8} {'min s':>7} {'max s':>7}  exit")
-    shown = " ".join(command[1:]).replace(sys.executable, "python")
-    print(f"{shown[:70]:<70} {statistics.median(walls):>8.2f} {min(walls):>7.2f} {max(walls):>7.2f}  "
-          + "/".join(map(str, statuses)))
+    shown = " ".join(["python", *command[1:]])
+    print(f"run: {shown}")
+    print(f"wall: median {statistics.median(walls):.2f} s, min {min(walls):.2f} s, max {max(walls):.2f} s; "
+          f"exit {'/'.join(map(str, statuses))}")
     print(f"over the lifecycle of {args.lifecycle:g} s: median {statistics.median(walls) - args.lifecycle:.2f} s")
     print(f"command: python bench/lifecycle.py --lifecycle {args.lifecycle:g} --repeat {args.repeat}   "
           f"({os.cpu_count()} cores)")

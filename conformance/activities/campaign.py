@@ -272,6 +272,9 @@ class Campaign:
                 self.stopped = "the session ended before the batches did"
                 return
             timed_out = self.clock() >= deadline
+            # The reads of a round are spread over its interval: batches seeded together end together, so
+            # the first read after the end comes sooner, and once one batch has ended the rest are read at once.
+            spacing, one_ended = interval / len(pending), False
             for seeded in list(pending):
                 if timed_out:
                     self.read(seeded, ended=SeriesEnd.TIMEOUT)
@@ -282,11 +285,12 @@ class Campaign:
                 seeded.ended = answer.context.ended
                 if seeded.ended:
                     pending.remove(seeded)
+                    one_ended = True
                     for _ in range(READS_AFTER_END):
                         self.read(seeded, ended=None)
-            if pending:
-                self._cancelled.wait(interval)
-                interval = min(interval * 1.5, max(0.2, self.settings.lifecycle_timeout / 30))
+                elif not one_ended:
+                    self._cancelled.wait(spacing)
+            interval = min(interval * 1.5, max(0.2, self.settings.lifecycle_timeout / 30))
 
     # --- the list -------------------------------------------------------------------------------
     def walk_list(self) -> None:

@@ -68,6 +68,7 @@ class LoopbackServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._server.should_exit = True
+        self._server.force_exit = True  # a loopback test server: open keep-alive connections need no grace
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
