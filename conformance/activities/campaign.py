@@ -68,13 +68,11 @@ def terminal_or_none(answer: Exchange) -> SeriesEnd | None:
 
 class Campaign:
     def __init__(self, settings: RunSettings, client: ApiClient, recorder: Recorder, *,
-                 clock: Callable[[], float] = time.monotonic, notify: Callable[[], None] = lambda: None):
+                 clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self.client = client
         self.recorder = recorder
         self.clock = clock
-        # Called on the caller's thread as seeding moves on, so it can show where the run is.
-        self.notify = notify
         self.to_seed = 0
         # Unique per run, so a second run with the same --seed never replays this one's Idempotency-Keys.
         self.identity = Identity(run_id=secrets.token_hex(4), product_id=settings.product_id,
@@ -215,7 +213,6 @@ class Campaign:
         scenarios = build_scenarios(self.identity, self.settings.attachment_url)
         self.to_seed = len(scenarios)
         for number, scenario in enumerate(scenarios, start=1):
-            self.notify()
             seeded = self.seed(scenario)
             if seeded is not None:
                 self.seeded.append(seeded)

@@ -135,7 +135,7 @@ class EvermuseRun:
         self.begin_campaign()
         self.finish_campaign()
 
-    def begin_campaign(self, progress: Callable[[str], None] = lambda line: None) -> None:
+    def begin_campaign(self) -> None:
         """Seed the batches, set the property tests' share of the budget aside, then send the probes and wait
         for the batches in the background.
 
@@ -143,9 +143,7 @@ class EvermuseRun:
         Raises CouldNotCheck when the target cannot be checked at all.
         """
         assert self.campaign is not None
-        self.campaign.notify = lambda: progress(self.progress_line())
         self.campaign.begin()
-        self.campaign.notify = lambda: None
         ahead = self.campaign.requests_ahead()
         self.property_share = max(0, min(self.budget.remaining - ahead, int(self.budget.limit * PROPERTY_SHARE)))
         self._waiting = threading.Thread(target=self._wait_for_batches, name="evermuse-campaign", daemon=True)
