@@ -95,14 +95,5 @@ def _not_exercised(rule: Rule, skipped: str | None, stopped: str | None) -> str:
     return f"{reason}; the run stopped early: {stopped}" if stopped else reason
 
 
-def no_longer_reproduced(verdicts: Mapping[str, Verdict], expectations: Expectations,
-                         fingerprints: set[str]) -> list[Deviation]:
-    """Known deviations that did not happen in this run: their entries can go."""
-    violated = {rule_id for rule_id, v in verdicts.items() if v.violations}
-    return [d for d in expectations.deviations
-            if (d.rule is not None and d.rule not in violated)
-            or (d.fingerprint is not None and d.fingerprint not in fingerprints)]
-
-
 def count(verdicts: Mapping[str, Verdict]) -> dict[Outcome, int]:
     return {outcome: sum(v.outcome == outcome for v in verdicts.values()) for outcome in Outcome}
