@@ -1,5 +1,7 @@
 """The suite against each hostile target of tests/test_hostile_targets.py: exit status, wall time, peak memory,
-and where the key appeared (console, JUnit, DEBUG log, drift.md, drift.json).
+and where the key appeared (console, JUnit, DEBUG log, drift.md, drift.json, drift.html, evidence files), as
+tests/leaks.py finds it: in any form, or eight characters of its secret part, independently of the suite's own
+redaction.
 
 The tests assert the behaviour; this measures it. Peak memory is the run's maximum resident set size, read
 from the kernel's accounting of the child process (os.wait4).
@@ -20,15 +22,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from conformance.model.keyforms import holds_key  # noqa: E402
 from conformance.simulator import SimulatorServer, make_settings  # noqa: E402
+from tests.leaks import leaks_in  # noqa: E402
 from tests.suite_runs import ThrottledWhere, serve  # noqa: E402
-from tests.test_hostile_targets import KEY, QUICK, Hostile, gzip_bomb, status_read, trickled_headers  # noqa: E402
+from tests.test_hostile_targets import (  # noqa: E402
+    KEY,
+    QUICK,
+    Hostile,
+    gzip_bomb,
+    status_read,
+    trickled_headers,
+    written_files,
+)
 
 MODES = ["not-json", "truncated", "huge", "html", "silent", "reset", "echo-key", "deep", "nan", "twice", "bad-utf8",
          "trickle-body", "endless-body", "gzip-bomb", "reflect-base64-body", "reflect-base64-header",
          "reflect-percent-location", "reflect-json-escapes", "reflect-unprefixed", "reflect-hex-body",
-         "throttle-all", "throttle-for-an-hour"]
+         "key-across-300", "key-across-200", "key-across-not-json", "throttle-all", "throttle-for-an-hour"]
 
 
 @contextmanager
@@ -65,9 +75,11 @@ def measure(name: str) -> str:
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=console, stderr=subprocess.STDOUT)
             _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
-        files = {"console": out / "console.txt", "JUnit": out / "junit.xml", "log": out / "run.log",
-                 "drift.md": out / "drift" / "drift.md", "drift.json": out / "drift" / "drift.json"}
-        leaked = [label for label, path in files.items() if path.exists() and holds_key(path.read_text(), KEY)]
+        files = {"console": out / "console.txt", "JUnit": out / "junit.xml",
+                 **written_files(out / "run.log", out / "drift")}
+        # Read as bytes one to one: an evidence file holds a body as sent, and every form of a key is ASCII.
+        leaked = list(leaks_in({label: path.read_bytes().decode("latin-1") for label, path in files.items()
+                                if path.is_file()}, KEY))
         return (f"| {name} | {os.waitstatus_to_exitcode(status)} | {wall:.1f} s | {usage.ru_maxrss / 1024:.0f} MiB | "
                 f"{', '.join(leaked) or 'nowhere'} |")
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import select
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +20,8 @@ from typing import Any
 from conformance.simulator import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
+# The JUnit properties by which a failing test names what failed (conformance/pytest/plugin.py).
+FINDING_PROPERTIES = ("rule", "violated_rule", "schemathesis_check")
 
 
 @dataclass
@@ -32,15 +38,25 @@ class SuiteRun:
     output: str
     junit: str
     cases: dict[str, Case]
+    # What the run left in its working directory.
+    left_behind: list[str] = field(default_factory=list)
 
     @property
     def failing_rules(self) -> set[str]:
         """Rules named by failing tests: a failing rule test, or a rule a failing property test reports."""
-        rules = set()
+        return {finding for finding in self.findings if finding.startswith("EM-")}
+
+    @property
+    def findings(self) -> set[str]:
+        """Everything that failed the run, read from the JUnit properties the suite writes: each broken rule, each
+        schemathesis check that failed ("ST101 not_a_server_error"), and any failing test that names neither."""
+        found = set()
         for case in self.cases.values():
-            if case.outcome == "failed":
-                rules |= {value for name, value in case.properties if name in ("rule", "violated_rule")}
-        return rules
+            if case.outcome != "failed":
+                continue
+            named = {value for name, value in case.properties if name in FINDING_PROPERTIES}
+            found |= named or {f"unexplained failure of {case.name}"}
+        return found
 
     @property
     def failing(self) -> list[str]:
@@ -71,25 +87,83 @@ def _memory_limit(limit: int | None) -> Any:
     return apply
 
 
+def _clean_environment() -> dict[str, str]:
+    # Bytecode is written even where the caller's environment forbids it: pytest rewrites the asserts of
+    # every plugin's modules, and without a cache each of the many runs here compiles them all again.
+    return {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_") and k != "PYTHONDONTWRITEBYTECODE"}
+
+
+class Zygote:
+    """The client of tests/zygote.py: one per process of the project's tests, started at its first use."""
+
+    _process: subprocess.Popen[bytes] | None = None
+    _pending = b""
+
+    @classmethod
+    def run(cls, argv: list[str], cwd: Path, env: dict[str, str], out: Path, timeout: float) -> int:
+        if cls._process is None or cls._process.poll() is not None:
+            cls._pending = b""
+            cls._process = subprocess.Popen([sys.executable, "-m", "tests.zygote"], cwd=ROOT, env=_clean_environment(),
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        request = {"argv": argv, "cwd": str(cwd), "env": env, "out": str(out)}
+        assert cls._process.stdin is not None
+        cls._process.stdin.write(json.dumps(request).encode() + b"\n")
+        cls._process.stdin.flush()
+        pid = int(cls._line(60))
+        status = cls._line(timeout)
+        if status is None:
+            os.killpg(pid, signal.SIGKILL)
+            cls._line(60)
+            raise subprocess.TimeoutExpired(argv, timeout)
+        return int(status)
+
+    @classmethod
+    def _line(cls, timeout: float) -> str | None:
+        """The zygote's next line, or None when none came within timeout."""
+        assert cls._process is not None and cls._process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in cls._pending:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([cls._process.stdout], [], [], max(0.0, left))
+            if not ready:
+                return None
+            chunk = os.read(cls._process.stdout.fileno(), 4096)
+            if not chunk:
+                raise RuntimeError("the zygote of tests/zygote.py ended; its errors are above")
+            cls._pending += chunk
+        line, cls._pending = cls._pending.split(b"\n", 1)
+        return line.decode()
+
+
 def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240,
               memory_limit: int | None = None, suite: str = "conformance") -> SuiteRun:
     """pytest conformance, with no EVERMUSE_* variable from the caller's environment unless given.
 
-    memory_limit caps the address space of the run, so a test of unbounded reading cannot take the machine.
+    memory_limit caps the address space of the run, so a test of unbounded reading cannot take the machine;
+    such a run has an interpreter of its own. The others are forked from tests/zygote.py, which has imported
+    what every run needs once.
     suite: another copy of the suite's test files to collect, with the project's plugin and settings.
     """
-    # Bytecode is written even where the caller's environment forbids it: pytest rewrites the asserts of
-    # every plugin's modules, and without a cache each of the many runs here compiles them all again.
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("EVERMUSE_") and k != "PYTHONDONTWRITEBYTECODE"}
     junit_path = tmp_path / "junit.xml"
-    command = [sys.executable, "-m", "pytest", suite, "-p", "no:cacheprovider", "-p", "no:xdist",
-               "-p", "conformance.pytest.plugin", "-c", str(ROOT / "pyproject.toml"), f"--junitxml={junit_path}",
-               *args]
-    done = subprocess.run(command, cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=_memory_limit(memory_limit))
+    # The run's working directory is its own, as a user's would be: whatever the run leaves there is seen, and
+    # nothing lands in the checkout.
+    workdir = tmp_path / "workdir"
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [str(ROOT / suite), "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "conformance.pytest.plugin",
+            "-c", str(ROOT / "pyproject.toml"), f"--junitxml={junit_path}", *args]
+    environment = {**_clean_environment(), **(env or {})}
+    if memory_limit is None:
+        out = tmp_path / "output.txt"
+        returncode = Zygote.run(argv, workdir, environment, out, timeout)
+        output = out.read_text(errors="replace")
+    else:
+        done = subprocess.run([sys.executable, "-m", "pytest", *argv], cwd=workdir, env=environment,
+                              capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=_memory_limit(memory_limit))
+        returncode, output = done.returncode, done.stdout + done.stderr
     junit = junit_path.read_text() if junit_path.exists() else ""
-    return SuiteRun(done.returncode, done.stdout + done.stderr, junit, _cases(junit) if junit else {})
+    return SuiteRun(returncode, output, junit, _cases(junit) if junit else {},
+                    sorted(path.name for path in workdir.iterdir()))
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import pytest
 
 from conformance.rules.catalogue import CatalogueError, load_catalogue, parse_catalogue
 from conformance.rules.registry import DuplicateRuleCheck, registered_checks, rule_check
+from tests.reference import reference_dir
 
 # Built at run time: the scan for IDs the catalogue lacks must not see a made-up one.
 FAKE = "EM-" + "TEST-001"
@@ -35,11 +36,9 @@ def test_every_must_rests_on_a_sentence_of_the_docs() -> None:
             assert any(basis.from_docs for basis in rule.basis), f"{rule.id} is a MUST without a docs sentence"
 
 
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
-
-
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference (the docs' text) is not beside this checkout")
 def test_every_basis_quote_is_word_for_word_in_the_docs() -> None:
+    reference = reference_dir()
+
     def words(text: str) -> str:
         return " ".join(text.split())
 
@@ -48,7 +47,7 @@ def test_every_basis_quote_is_word_for_word_in_the_docs() -> None:
         for basis in rule.basis:
             if basis.text is None:
                 continue
-            text = texts.setdefault(basis.text, words((REFERENCE / basis.text).read_text(encoding="utf-8")))
+            text = texts.setdefault(basis.text, words((reference / basis.text).read_text(encoding="utf-8")))
             assert basis.quote in text, f"{rule.id} quotes {basis.quote!r}, which {basis.text} does not hold"
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 
 from conformance.model.exchange import Observation
 from conformance.report.drift import report
@@ -22,10 +21,10 @@ from conformance.rules.checker import Checked, check_observation
 from conformance.rules.expectations import NONE
 from conformance.rules.verdicts import judge
 from tests.cases import iter_cases, to_exchange
+from tests.reference import published_document
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
-SHARED_PUBLISHED = HERE.parent.parent / "shared" / "reference" / "ingest-v1.published.yaml"
 SCHEMA = json.loads(report.SCHEMA_FILE.read_text())
 PROVENANCE = {"suite_version": "0.1.0", "contract_sha256": "0" * 64, "target": "https://staging.example.com",
               "started_at": "2026-11-28T03:17:00Z", "finished_at": "2026-11-28T03:21:40Z", "seed": 42,
@@ -125,9 +124,8 @@ def test_unavailable_published_document_leaves_the_rest_of_the_report() -> None:
     assert "Not compared: could not read /nonexistent/spec.yaml" in render(built)
 
 
-@pytest.mark.skipif(not SHARED_PUBLISHED.exists(), reason="../shared/reference is not beside this checkout")
 def test_published_document_defects_are_reported() -> None:
-    part = report.published_part(str(SHARED_PUBLISHED))
+    part = report.published_part(str(published_document()))
     defects = {(d["kind"], d["location"]) for d in part["defects"]}
     assert ("nullable-in-3.1", "/components/schemas/IngestBatchListResponse/properties/nextCursor") in defects
     missing_bodies = {location for kind, location in defects if kind == "error-without-body"}
@@ -137,9 +135,9 @@ def test_published_document_defects_are_reported() -> None:
     assert ("GET /api/v1/ingest/batches", "response 200.nextCursor", "breaking") in changes
 
 
-@pytest.mark.skipif(not SHARED_PUBLISHED.exists(), reason="../shared/reference is not beside this checkout")
 def test_drift_command_compares_documents_without_a_run(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "conformance.report.drift", "--published-spec", str(SHARED_PUBLISHED),
+    published = str(published_document())
+    done = subprocess.run([sys.executable, "-m", "conformance.report.drift", "--published-spec", published,
                            "--out", str(tmp_path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     written = json.loads((tmp_path / "drift.json").read_text())

@@ -1,12 +1,13 @@
 """A broken or hostile server yields a failing rule or "could not check": never a crash, a hang, a leak of the key,
 or memory without bound. Each target misbehaves one way; each run is bounded in time, and where memory is at
-stake, runs under an address-space limit."""
+stake, runs under an address-space limit. Leaks are looked for by tests/leaks.py, not by the suite's own matcher."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import json
+import re
 import socket
 import threading
 import zlib
@@ -18,11 +19,15 @@ from typing import Any
 
 import pytest
 
-from conformance.model.keyforms import holds_key
+from conformance.report.drift.live import EXCERPT
+from conformance.report.redact import forget_secrets, redact, register_secret
 from conformance.simulator import SimulatorServer, make_settings
+from tests.leaks import describe, key_forms, leaks, leaks_in
 from tests.suite_runs import SuiteRun, ThrottledWhere, run_suite, serve
 
-KEY = "em_sk_hostile_write_4f1c9a7b2e"
+# Random letters and digits: no run of 8 of them turns up in a run's output by chance (pytest's paths hold the
+# test's name, so a key made of words would be "found" where it never leaked).
+KEY = "em_sk_Qx7hV2mZ9pL4tR8wK3nB6cY1"
 ENV = {"EVERMUSE_API_KEY": KEY}
 QUICK = ("--request-timeout", "1", "--lifecycle-timeout", "2", "--max-requests", "80")
 EXIT_FAILED, EXIT_NOT_CHECKED = 1, 6
@@ -37,6 +42,38 @@ def gzip_bomb() -> bytes:
     deflate = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     zeros = b"\0" * (16 * 1024 * 1024)
     return b"".join(deflate.compress(zeros) for _ in range(GIB // len(zeros))) + deflate.flush()
+
+
+# Where the suite cuts what a target sent before it shows it: the body excerpt of the drift report
+# (conformance/report/drift/live.py), a value the contract refused (conformance/rules/checks/schema.py: 197
+# characters of its repr, then "...", once over 200), the start of a string over its maxLength (same file: 60
+# characters), and a body that is not JSON (conformance/rules/checks/http.py: 120 bytes).
+CUT_VALUE_REPR, CUT_LONG_STRING, CUT_NOT_JSON = 197, 60, 120
+# How much of the secret part stands before each cut: more than the leak finder's slice of 8.
+BEFORE_CUT = 10
+ENVELOPE_OVER_MAX_LENGTH = 2100  # the contract's maxLength of an error message is 2048
+
+
+def across(text: bytes, part: bytes, cut: int) -> bytes:
+    """text, padded with dots so that part starts BEFORE_CUT bytes before the cut, then part."""
+    return text.ljust(cut - BEFORE_CUT, b".") + part
+
+
+def key_across_cuts(key: bytes, how: str) -> tuple[int, bytes, bytes]:
+    """Status, media type and body of an answer that holds the key's secret part across a place the suite cuts."""
+    part = key.removeprefix(b"em_sk_")
+    if how == "300":
+        return 404, b"application/json", across(b'{"error": "not_found", "message": "no batch for ', part,
+                                                EXCERPT) + b'"}'
+    if how == "200":
+        message = across(b"no batch for ", part, CUT_LONG_STRING).ljust(ENVELOPE_OVER_MAX_LENGTH, b".")
+        trace = across(b"x-api-key: ", part, CUT_VALUE_REPR - 1)  # - 1: the repr's opening quote
+        return 404, b"application/json", b'{"error": "not_found", "message": "%s", "trace": "%s"}' % (message, trace)
+    # Not JSON: the key across the first 120 bytes, across 200 and across 300, after the server's own echo of
+    # the key cut short: its first 20 characters, and 10 characters of its secret part without the prefix.
+    body = across(b"not JSON; you sent " + key[:20] + b" and " + part[4:14] + b";", part, CUT_NOT_JSON)
+    body = across(body + b" ", part, 200)
+    return 200, b"text/plain", across(body + b" ", part, EXCERPT) + b" end"
 
 
 def reflected(key: bytes, how: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -79,6 +116,11 @@ class Hostile:
         if self.mode.startswith("reflect-"):
             extra, body = reflected(key or b"em_sk_none", self.mode.removeprefix("reflect-"))
             await send({"type": "http.response.start", "status": 404, "headers": headers + extra})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if self.mode.startswith("key-across-"):
+            status, media_type, body = key_across_cuts(key or b"em_sk_none", self.mode.removeprefix("key-across-"))
+            await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", media_type)]})
             await send({"type": "http.response.body", "body": body})
             return
         status, media_type, body = {
@@ -170,19 +212,29 @@ def trickled_headers() -> Iterator[str]:
         listener.close()
 
 
-def assert_no_crash_and_no_key(run: SuiteRun, *written: Path) -> None:
+def written_files(log: Path, drift: Path) -> dict[str, Path]:
+    """Every file a run writes, by a label: the DEBUG log, the drift report's pages, and its evidence files."""
+    files = {"DEBUG log": log, **{name: drift / name for name in ("drift.md", "drift.json", "drift.html")}}
+    files |= {f"evidence/{path.name}": path for path in sorted((drift / "evidence").glob("*"))}
+    return {label: path for label, path in files.items() if path.is_file()}
+
+
+def assert_no_crash_and_no_key(run: SuiteRun, files: dict[str, Path]) -> None:
     assert "Traceback" not in run.output, run.output[-3000:]
     assert "INTERNALERROR" not in run.output, run.output[-3000:]
-    for text in (run.output, run.junit, *(path.read_text() for path in written if path.exists())):
-        assert not holds_key(text, KEY)
+    # Read as bytes one to one: an evidence file holds a body as sent, and every form of a key is ASCII.
+    artefacts = {"console": run.output, "JUnit": run.junit,
+                 **{label: path.read_bytes().decode("latin-1") for label, path in files.items()}}
+    found = leaks_in(artefacts, KEY)
+    assert not found, describe(found)
 
 
 def run_against(url: str, tmp_path: Path, *extra: str, memory: bool = False, timeout: float = 240) -> SuiteRun:
-    log = tmp_path / "run.log"
+    log, drift = tmp_path / "run.log", tmp_path / "drift"
     run = run_suite(tmp_path, "--base-url", url, *QUICK, f"--log-file={log}", "--log-file-level=DEBUG",
-                    "--drift-report", str(tmp_path / "drift"), "--published-spec", "http://127.0.0.1:9/none.yaml",
+                    "--drift-report", str(drift), "--published-spec", "http://127.0.0.1:9/none.yaml",
                     *extra, env=ENV, timeout=timeout, memory_limit=MEMORY_LIMIT if memory else None)
-    assert_no_crash_and_no_key(run, log, tmp_path / "drift" / "drift.md", tmp_path / "drift" / "drift.json")
+    assert_no_crash_and_no_key(run, written_files(log, drift))
     return run
 
 
@@ -218,13 +270,48 @@ def test_a_body_without_end_is_read_up_to_the_cap_under_a_memory_limit(tmp_path:
     assert "MemoryError" not in run.output
 
 
-@pytest.mark.parametrize("how", ["base64-body", "base64-header", "percent-location", "json-escapes", "unprefixed",
-                                 "hex-body"])
+REFLECTED = ["base64-body", "base64-header", "percent-location", "json-escapes", "unprefixed", "hex-body"]
+
+
+@pytest.mark.parametrize("how", REFLECTED)
 def test_the_key_reflected_in_any_encoding_is_a_finding_and_hidden(tmp_path: Path, how: str) -> None:
     with serve(Hostile(f"reflect-{how}")) as url:
         run = run_against(url, tmp_path)
     assert run.returncode == EXIT_FAILED, run.output[-3000:]
     assert "EM-SEC-001" in run.failing_rules
+
+
+@pytest.mark.parametrize("mode", ["key-across-300", "key-across-200", "key-across-not-json"])
+def test_a_key_across_a_place_the_suite_cuts_is_hidden_whole_and_one_echoed_in_part_too(tmp_path: Path,
+                                                                                        mode: str) -> None:
+    with serve(Hostile(mode)) as url:
+        run = run_against(url, tmp_path)
+    assert run.returncode == EXIT_FAILED, run.output[-3000:]
+    assert "EM-SEC-001" in run.failing_rules, run.output[-3000:]
+    # The evidence still shows the text up to where the key stood, the key hidden whole: the cut came after.
+    assert re.search(r"\.{20}\[redacted\]", (tmp_path / "drift" / "drift.json").read_text()), run.output[-3000:]
+
+
+@pytest.fixture
+def key_registered() -> Iterator[None]:
+    register_secret(KEY)
+    yield
+    forget_secrets()
+
+
+def test_the_leak_finder_sees_the_key_in_each_answer_a_hostile_target_gives() -> None:
+    answers = [b"".join(value for _, value in headers) + body
+               for headers, body in (reflected(KEY.encode(), how) for how in REFLECTED)]
+    answers += [key_across_cuts(KEY.encode(), how)[2] for how in ("300", "200", "not-json")]
+    assert all(leaks(answer.decode(), KEY) for answer in answers)
+    assert leaks("em_sk_" + KEY[6:14], KEY) and not leaks(KEY[:13], KEY)
+
+
+@pytest.mark.usefixtures("key_registered")
+@pytest.mark.parametrize("form", list(key_forms(KEY)))
+def test_redaction_hides_every_form_the_leak_finder_knows(form: str) -> None:
+    text = redact(f"an answer: {key_forms(KEY)[form]}; the end")
+    assert not leaks(text, KEY), text
 
 
 @pytest.mark.parametrize("mode", ["throttle-all", "throttle-for-an-hour"])

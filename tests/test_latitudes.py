@@ -10,9 +10,9 @@ import yaml
 from conformance.model.locations import LATITUDES_FILE
 from conformance.rules.catalogue import load_catalogue
 from conformance.rules.latitudes import LatitudeError, load_latitudes, markdown, parse_choices
+from tests.reference import reference_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = ROOT.parent / "shared" / "reference"
 
 
 def test_there_are_twenty_and_more_alternatives_to_the_defaults() -> None:
@@ -27,14 +27,17 @@ def test_every_latitude_names_rules_the_catalogue_has() -> None:
         for value, rules in latitude.reported_by.items():
             assert value in latitude.values[1:], latitude.name
             assert all(not catalogue[rule].is_must for rule in rules), f"{latitude.name}: a MUST reports no latitude"
+        for value, rules in latitude.unjudged.items():
+            assert value in latitude.values[1:], latitude.name
+            assert set(rules) <= set(latitude.rules), f"{latitude.name}: unjudged names a rule it does not touch"
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference (the docs' text) is not beside this checkout")
 def test_every_latitude_quotes_the_docs_word_for_word() -> None:
+    reference = reference_dir()
     texts = yaml.safe_load((ROOT / "openapi" / "rules.yaml").read_text())["texts"]
     for entry in yaml.safe_load(LATITUDES_FILE.read_text())["latitudes"]:
         for doc in entry["docs"]:
-            text = " ".join((REFERENCE / texts[doc["in"]]).read_text(encoding="utf-8").split())
+            text = " ".join((reference / texts[doc["in"]]).read_text(encoding="utf-8").split())
             assert " ".join(doc["quote"].split()) in text, f"{entry['name']}: {doc['quote']!r}"
 
 

@@ -45,7 +45,7 @@ def read_new(api: httpx.Client, body: Any) -> dict[str, Any]:
 
 def read_when(api: httpx.Client, body: Any, ended: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
     batch_id = post(api, body).json()["batchId"]
-    reads, deadline = [], time.monotonic() + LIFECYCLE * 3
+    reads, deadline = [], time.monotonic() + 60  # a bound for a busy machine, not a figure the test checks
     while time.monotonic() < deadline:
         reads.append(api.get(f"{BATCHES}/{batch_id}").json())
         if ended(reads[-1]):
@@ -67,8 +67,7 @@ def _same_key_twice(api: httpx.Client) -> tuple[int, bool]:
 
 # For each latitude, what a client sees of the choice: it must differ between the default and each other value.
 def throttled_within(api: httpx.Client, requests: int) -> bool:
-    """Whether any of a burst of reads is answered 429; long enough that a busy machine still sends more than 40
-    within one second, and stopped at the first 429."""
+    """Whether any of a number of reads is answered 429, stopped at the first 429."""
     return any(api.get(BATCHES).status_code == 429 for _ in range(requests))
 
 
@@ -106,7 +105,7 @@ OBSERVE: dict[str, Callable[[httpx.Client], Any]] = {
                                        headers={"content-type": "application/json"}).status_code,
     "bad-request-body": lambda api: "errors" in post(api, []).json(),
     "json-charset": lambda api: api.get(BATCHES).headers["content-type"],
-    "rate-limit": lambda api: throttled_within(api, 400),
+    "rate-limit": lambda api: throttled_within(api, 41),
 }
 
 

@@ -31,11 +31,14 @@ def stage_of(module: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[0] == "conformance" else None
 
 
-def imports_of(path: Path) -> list[tuple[int, str]]:
-    """Every conformance module the file imports, at any depth of the file, with its line."""
-    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+def imports_of(relative: Path, source: str) -> list[tuple[int, str]]:
+    """Every conformance module a file of the package imports, at any depth of the file, with its line.
+
+    relative: the file's place under conformance/; source: its text.
+    """
+    package = ".".join(("conformance", *relative.with_suffix("").parts[:-1]))
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -64,28 +67,28 @@ def test_every_module_lives_in_a_stage_folder_that_says_what_it_owns() -> None:
             assert f"May import: {', '.join(s for s in STAGES if s in allowed)}." in doc, doc
 
 
-@pytest.mark.parametrize("path", sources(), ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_a_stage_imports_only_the_stages_before_it_that_it_names(path: Path) -> None:
-    stage = path.relative_to(PACKAGE).parts[0] if len(path.relative_to(PACKAGE).parts) > 1 else None
+def assert_imports_only_earlier_named_stages(relative: Path, source: str) -> None:
+    stage = relative.parts[0] if len(relative.parts) > 1 else None
     if stage is None:
-        assert imports_of(path) == []
+        assert imports_of(relative, source) == []
         return
-    for line, module in imports_of(path):
+    for line, module in imports_of(relative, source):
         target = stage_of(module)
         if target in (None, stage) or module == "conformance.__version__":
             continue
-        assert target in MAY_IMPORT[stage], f"{path.relative_to(PACKAGE)}:{line} ({stage}) imports {module} ({target})"
+        assert target in MAY_IMPORT[stage], f"{relative}:{line} ({stage}) imports {module} ({target})"
         assert STAGES.index(target) < STAGES.index(stage)
         if stage == "simulator" and target == "rules":
-            assert module in SIMULATOR_READS_ONLY, f"{path.relative_to(PACKAGE)}:{line} imports {module}"
+            assert module in SIMULATOR_READS_ONLY, f"{relative}:{line} imports {module}"
+
+
+@pytest.mark.parametrize("path", sources(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_a_stage_imports_only_the_stages_before_it_that_it_names(path: Path) -> None:
+    assert_imports_only_earlier_named_stages(path.relative_to(PACKAGE), path.read_text())
 
 
 def test_the_import_check_sees_a_later_stage() -> None:
-    """The check above can fail: a settings module importing the report is caught."""
-    probe = PACKAGE / "settings" / "_probe_for_test.py"
-    probe.write_text("from conformance.report.render import render\n")
-    try:
-        with pytest.raises(AssertionError, match=re.escape("imports conformance.report.render")):
-            test_a_stage_imports_only_the_stages_before_it_that_it_names(probe)
-    finally:
-        probe.unlink()
+    """The check above can fail: a settings module importing the report is caught (the module exists only here)."""
+    with pytest.raises(AssertionError, match=re.escape("imports conformance.report.render")):
+        assert_imports_only_earlier_named_stages(Path("settings/_probe_for_test.py"),
+                                                 "from conformance.report.render import render\n")

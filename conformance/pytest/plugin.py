@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import re
+import os
+import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis.core.failures import Failure, FailureGroup
 
 from conformance.pytest import st_checks
@@ -32,9 +35,8 @@ _EXPECTATIONS = pytest.StashKey[Expectations]()
 _HISTORY = pytest.StashKey[dict[str, Any]]()
 _SEEDED = pytest.StashKey[bool]()
 _PROGRESS = pytest.StashKey[Progress]()
+_SCRATCH = pytest.StashKey[str]()
 _LOG_RECORDS = RedactingLogRecords()
-# A rule as a failure names it: "EM-COUNT-001 (MUST) ...".
-RULE_TITLE = re.compile(r"(EM-[A-Z]+-\d{3}) \((?:MUST|SHOULD)\)")
 
 
 class ShouldViolation(UserWarning):
@@ -90,6 +92,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "property_test: a schemathesis property test of the conformance suite")
     st_checks.register_all()
     _LOG_RECORDS.install()
+    if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        # hypothesis caches what it reads of local modules in .hypothesis/ of the working directory; the suite's
+        # run leaves nothing behind there, and nothing saved by one run can steer the next one's requests.
+        scratch = config.stash[_SCRATCH] = tempfile.mkdtemp(prefix="evermuse-hypothesis-")
+        set_hypothesis_home_dir(scratch)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -142,6 +149,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if launched is not None and config.stash.get(_RUN, None) is not launched:
         launched.stop()  # launched while collecting, but no test of the suite was run
     _LOG_RECORDS.uninstall()
+    if _SCRATCH in config.stash:
+        shutil.rmtree(config.stash[_SCRATCH], ignore_errors=True)
+        set_hypothesis_home_dir(None)
 
 
 def settings_for(config: pytest.Config) -> RunSettings:
@@ -285,6 +295,22 @@ def findings_text(exc: BaseException) -> str | None:
     return None
 
 
+def failure_names(exc: BaseException) -> list[tuple[str, str]]:
+    """What a failing test of the suite reports, as JUnit properties: each rule it found broken
+    ("violated_rule", ID) and each schemathesis check that failed ("schemathesis_check", "ST101 not_a_server_error").
+
+    Read from the exceptions themselves, not from their text, so a failure no rule explains is still named.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        return sorted({name for inner in exc.exceptions for name in failure_names(inner)})
+    rule_id = getattr(exc, "rule_id", None)
+    if isinstance(rule_id, str):
+        return [("violated_rule", rule_id)]
+    if isinstance(exc, Failure):
+        return [("schemathesis_check", f"{exc.code} {'/'.join(exc.checks) or type(exc).__name__}")]
+    return []
+
+
 def _sent_nothing(item: pytest.Item) -> str | None:
     """Why a property test that passed checked nothing, when it sent no request; None when it sent one."""
     run = item.config.stash.get(_RUN, None)
@@ -311,16 +337,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
         text = findings_text(call.excinfo.value)
         if text is not None:
             report.longrepr = text
+        if call.when == "call" and item.get_closest_marker("property_test"):
+            # Anything else that failed the test (an error of the test itself) is named by its type.
+            item.user_properties += failure_names(call.excinfo.value) or [
+                ("schemathesis_check", f"error {call.excinfo.typename}")]
     # Whatever a server echoed or a library printed, no key leaves through a report.
     if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
         path, line, reason = report.longrepr
         report.longrepr = (path, line, redact(reason))
     elif report.longrepr is not None:
-        text = redact(str(report.longrepr))
-        if item.get_closest_marker(SUITE_MARK) and report.failed:
-            for rule_id in sorted(set(RULE_TITLE.findall(text))):
-                item.user_properties.append(("violated_rule", rule_id))
-        report.longrepr = text
+        report.longrepr = redact(str(report.longrepr))
     report.sections = [(title, redact(content)) for title, content in report.sections]
 
 

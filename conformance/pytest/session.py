@@ -33,6 +33,9 @@ EXIT_NOT_CHECKED = 6
 SHOWN_PER_RULE = 3
 # The property tests' part of the budget: with the default 400, 100 requests, as many as the campaign needs.
 PROPERTY_SHARE = 0.25
+# The embedded simulator shows each stage of a batch to two status reads at least, however slowly the run reads:
+# what a fault does between two stages is then seen on a busy machine as on a quiet one.
+EMBEDDED_HOLD_READS = 2
 
 
 def failure_text(verdict: Verdict, evidence_dir: str = "evidence") -> str:
@@ -100,7 +103,8 @@ class EvermuseRun:
             simulator_settings = make_settings(write_key=keys.write, read_key=keys.read, other_key=keys.other,
                                                faults=self.settings.simulator_faults,
                                                choices=self.settings.simulator_choices,
-                                               lifecycle_seconds=self.settings.simulator_lifecycle)
+                                               lifecycle_seconds=self.settings.simulator_lifecycle,
+                                               hold_reads=EMBEDDED_HOLD_READS)
             self.simulator = SimulatorServer(simulator_settings).start()
         for secret in self.settings.keys.secrets:
             register_secret(secret)

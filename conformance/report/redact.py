@@ -6,9 +6,8 @@ import logging
 import re
 import threading
 
-from conformance.model.keyforms import hide_key
+from conformance.model.keyforms import REDACTED, hide_keys
 
-REDACTED = "[redacted]"
 # Evermuse keys have one recognisable shape; anything in it is hidden even when not registered.
 KEY_SHAPE = re.compile(r"em_sk_[A-Za-z0-9_\-]+")
 
@@ -47,9 +46,12 @@ class RedactingLogRecords:
 
 
 def redact(text: str) -> str:
-    """The text with every registered key hidden, in every form keyforms knows, and anything shaped like a key."""
+    """The text with every registered key hidden, in every form keyforms knows, any run of 8 or more characters of
+    a key's secret part (a key the target echoed only in part), and anything shaped like a key.
+
+    Redact a text whole, then cut it if it must be short: a key across the cut would leave its first part, which
+    no redaction can tell from any other text.
+    """
     with _lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        text = hide_key(text, secret, REDACTED)
-    return KEY_SHAPE.sub(REDACTED, text)
+        secrets = list(_secrets)
+    return KEY_SHAPE.sub(REDACTED, hide_keys(text, secrets))

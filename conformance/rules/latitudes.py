@@ -34,6 +34,8 @@ class Latitude:
     alternatives: tuple[Alternative, ...]
     rules: tuple[str, ...]
     reported_by: dict[str, tuple[str, ...]]
+    # Rules of `rules` that an alternative leaves nothing to judge (a field it leaves out, an answer it never gives).
+    unjudged: dict[str, tuple[str, ...]]
 
     @property
     def default(self) -> str:
@@ -52,8 +54,9 @@ def _latitude(entry: dict, path: Path) -> Latitude:
     if len({a.value for a in alternatives}) != len(alternatives):
         raise LatitudeError(f"{path}: {name} lists an alternative twice")
     reported = {str(value): tuple(rules) for value, rules in (entry.get("reported_by") or {}).items()}
+    unjudged = {str(value): tuple(rules) for value, rules in (entry.get("unjudged") or {}).items()}
     return Latitude(name, str(entry["question"]), tuple(str(d["quote"]) for d in entry["docs"]),
-                    " ".join(str(entry["silence"]).split()), alternatives, tuple(entry["rules"]), reported)
+                    " ".join(str(entry["silence"]).split()), alternatives, tuple(entry["rules"]), reported, unjudged)
 
 
 @cache

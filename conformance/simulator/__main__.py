@@ -34,7 +34,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", choices=sorted(SPEEDS), default="fast",
                    help="fast: a batch ends in about a second (default); realistic: in about four minutes")
     p.add_argument("--lifecycle-seconds", type=float, help="seconds from LANDING to the end; overrides --speed")
-    p.add_argument("--rate-limit", type=int, metavar="N", help="answer 429 past N requests per second per key")
+    p.add_argument("--rate-limit", type=int, metavar="N",
+                   help="answer 429 once a key has sent N requests, until the second its count began is over")
+    p.add_argument("--hold-reads", type=int, default=0, metavar="N",
+                   help="hold each stage of a batch until N status reads have shown it (default 0: the clock alone; "
+                        "a self-test device for slow machines)")
     return p
 
 
@@ -68,7 +72,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         settings = make_settings(write_key=args.api_key, read_key=args.read_api_key, other_key=args.other_api_key,
                                  faults=args.fault, choices=args.choice, lifecycle_seconds=lifecycle,
-                                 rate_limit=args.rate_limit)
+                                 rate_limit=args.rate_limit, hold_reads=args.hold_reads)
     except (UnknownFault, UnknownChoice) as exc:
         print(f"error: {exc}.", file=sys.stderr)
         return EXIT_USAGE

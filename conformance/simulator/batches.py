@@ -15,6 +15,8 @@ ERRORS_SHOWN = 20
 LANDED_AT, PROCESSING_AT, ENDED_AT = 0.1, 0.3, 1.0
 # Downloads start when the batch lands and are all done by 0.9 of the lifecycle.
 DOWNLOADS_START, DOWNLOADS_END = 0.1, 0.9
+# How far short of a stage's end a held batch stands: far above float rounding, far below any stage's length.
+HELD_SHORT_OF = 1e-6
 
 
 def unreachable(url: str | None) -> bool:
@@ -36,17 +38,50 @@ class Batch:
     errors: list[dict[str, Any]]
     record_type: str | None
     attachment_urls: list[str | None]
+    # Status reads each stage is shown to before the batch moves on past it (0: the clock alone decides).
+    hold_reads: int = 0
     # What a fault has already shown, for faults that misbehave from one read to the next.
     reads: int = 0
     shown: set[str] = field(default_factory=set)
+    # Status reads that showed each stage, by where the stage ends (a fraction of the lifecycle).
+    seen: dict[float, int] = field(default_factory=dict)
 
     @property
     def total_errors(self) -> int:
         return len(self.errors)
 
+    def age(self, now: float | None = None) -> float:
+        """Seconds since the batch was created, by the clock alone."""
+        return (time.monotonic() if now is None else now) - self.created_mono
+
+    def stage_ends(self) -> list[float]:
+        """Where each stage a client can tell apart ends: a status change, or one more download done."""
+        ends = {LANDED_AT, PROCESSING_AT, ENDED_AT}
+        total = len(self.attachment_urls)
+        if total:
+            step = (DOWNLOADS_END - DOWNLOADS_START) / total
+            ends |= {DOWNLOADS_START + step * done for done in range(1, total + 1)}
+        return sorted(ends)
+
     def progress(self, now: float | None = None) -> float:
-        elapsed = (time.monotonic() if now is None else now) - self.created_mono
-        return elapsed / self.lifecycle_seconds
+        """How far along its lifecycle the batch is: the clock's say, held before any stage not yet shown enough.
+
+        A self-test simulator holds each stage until hold_reads status reads have shown it, so that a run
+        that reads slowly, on a busy machine, still sees every stage, and what a fault does there.
+        """
+        clock = self.age(now) / self.lifecycle_seconds
+        for end in self.stage_ends():
+            if clock < end:
+                return clock
+            if self.seen.get(end, 0) < self.hold_reads:
+                return end - HELD_SHORT_OF
+        return clock
+
+    def shown_at(self, progress: float) -> None:
+        """A status read showed the batch at this point of its lifecycle."""
+        end = next((end for end in self.stage_ends() if progress < end), None)
+        if end is not None:
+            self.seen[end] = self.seen.get(end, 0) + 1
 
     def status(self, progress: float, faults: FaultSet, choices: ChoiceSet) -> str:
         if progress < LANDED_AT:

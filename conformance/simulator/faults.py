@@ -15,7 +15,8 @@ class Fault:
     name: str
     rule: str
     description: str
-    # Rules the same defect necessarily breaks as well, in the suite's scenarios.
+    # What the same defect necessarily fails as well, in the suite's scenarios: rules, and schemathesis checks
+    # by code and name ("ST203 missing_required_header").
     also: tuple[str, ...] = ()
 
 
@@ -68,7 +69,7 @@ _FAULTS = [
     Fault("unreachable-downloads-succeed", "EM-SENT-010", "downloads from .invalid addresses count as complete"),
     Fault("status-errors-reworded", "EM-SENT-011", "the batch status words its errors unlike the 202"),
     Fault("reachable-downloads-fail", "EM-SENT-012", "every download fails, from reachable addresses too"),
-    Fault("new-batch-not-found", "EM-INGEST-002", "a batch answers 404 for its first six seconds",
+    Fault("new-batch-not-found", "EM-INGEST-002", "a batch answers 404 for its first thirty seconds",
           also=("EM-HTTP-008",)),
     Fault("idempotency-ignored", "EM-INGEST-003", "a repeated Idempotency-Key creates a new batch"),
     Fault("empty-batch-accepted", "EM-INGEST-004", "an empty array is accepted as a batch"),
@@ -85,22 +86,25 @@ _FAULTS = [
     Fault("download-status-flaps", "EM-SERIES-005", "a download in progress reads PENDING on every other read"),
     Fault("batches-stuck-processing", "EM-SERIES-006", "no batch ever leaves PROCESSING"),
     Fault("downloads-never-finish", "EM-SERIES-007", "downloads stall after the first"),
-    Fault("missing-key-allowed", "EM-AUTH-001", "a request without a key is served as the first workspace"),
+    Fault("missing-key-allowed", "EM-AUTH-001", "a request without a key is served as the first workspace",
+          also=("ST203 missing_required_header",)),
     Fault("any-key-accepted", "EM-AUTH-002", "an unknown key is served as the first workspace's write key"),
     Fault("read-key-refused-status", "EM-AUTH-003", "an api:read key is refused batch status with 403"),
     Fault("read-key-can-ingest", "EM-AUTH-004", "an api:read key may send records"),
     Fault("cross-workspace-read", "EM-AUTH-005", "any workspace's batch can be read by its id"),
     Fault("list-all-workspaces", "EM-AUTH-006", "the list shows every workspace's batches"),
     Fault("unknown-id-400", "EM-ID-001", "a well-formed id that names no batch is answered 400"),
-    Fault("long-id-crashes", "EM-ID-002", "an id over 128 characters is answered 500"),
-    Fault("quoted-id-crashes", "EM-ID-003", "a quoted id is answered 500"),
+    Fault("long-id-crashes", "EM-ID-002", "an id over 128 characters is answered 500",
+          also=("ST101 not_a_server_error",)),
+    Fault("quoted-id-crashes", "EM-ID-003", "a quoted id is answered 500", also=("ST101 not_a_server_error",)),
     Fault("text-plain-content-type", "EM-HTTP-001", "the batch status is labelled text/plain"),
     Fault("truncated-list-body", "EM-HTTP-002", "the list body is cut off before its end"),
     Fault("bad-request-problem-json", "EM-HTTP-003", "400 answers carry a problem+json shaped body"),
     Fault("ingest-created-201", "EM-HTTP-004", "an accepted batch is answered 201 instead of 202"),
     Fault("status-connection-drops", "EM-HTTP-007", "every 8th batch status read drops the connection mid-answer"),
     Fault("list-always-400", "EM-HTTP-008", "the list answers 400 to every request"),
-    Fault("ndjson-refused-415", "EM-HTTP-008", "an NDJSON body is refused with 415", also=("EM-INGEST-006",)),
+    Fault("ndjson-refused-415", "EM-HTTP-008", "an NDJSON body is refused with 415",
+          also=("EM-INGEST-006", "ST202 positive_data_acceptance")),
     Fault("error-body-problem-json", "EM-HTTP-009", "404 answers carry a problem+json shaped body"),
     Fault("bad-limit-422", "EM-HTTP-010", "a limit outside 1 to 100 is answered 422"),
     Fault("other-methods-404", "EM-HTTP-005", "a method a path does not define is answered 404"),
@@ -111,9 +115,10 @@ _FAULTS = [
     Fault("list-missing-next-cursor", "EM-LIST-001", "the last page leaves out nextCursor instead of null"),
     Fault("limit-ignored", "EM-LIST-002", "a page holds up to 100 batches whatever the limit"),
     Fault("list-oldest-first", "EM-LIST-003", "the list is ordered oldest first"),
-    Fault("new-batches-hidden", "EM-LIST-004", "batches younger than five seconds are left out of the list"),
+    Fault("new-batches-hidden", "EM-LIST-004", "batches younger than a minute are left out of the list"),
     Fault("cursor-repeats-last", "EM-LIST-005", "each page starts with the last batch of the page before"),
-    Fault("limit-clamped", "EM-LIST-006", "a limit over 100 is served as 100"),
+    Fault("limit-clamped", "EM-LIST-006", "a limit over 100 is served as 100",
+          also=("ST201 negative_data_rejection",)),
 ]
 
 FAULTS: dict[str, Fault] = {fault.name: fault for fault in _FAULTS}

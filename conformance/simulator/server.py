@@ -26,7 +26,7 @@ def generated_key(role: str) -> str:
 
 def make_settings(*, write_key: str | None = None, read_key: str | None = None, other_key: str | None = None,
                   faults: list[str] | tuple[str, ...] = (), choices: list[str] | tuple[str, ...] = (),
-                  lifecycle_seconds: float = 1.0, rate_limit: int | None = None) -> Settings:
+                  lifecycle_seconds: float = 1.0, rate_limit: int | None = None, hold_reads: int = 0) -> Settings:
     return Settings(
         write_key=write_key or generated_key("write"),
         read_key=read_key or generated_key("read"),
@@ -35,6 +35,7 @@ def make_settings(*, write_key: str | None = None, read_key: str | None = None, 
         choices=ChoiceSet(tuple(choices)),
         lifecycle_seconds=lifecycle_seconds,
         rate_limit=rate_limit,
+        hold_reads=hold_reads,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from conformance.model.exchange import Observation
+from conformance.model.keyforms import hidden_start
 from conformance.report.redact import redact
 from conformance.report.render import MAX_SHOWN_BODY, body_file_name, curl_line
 from conformance.rules.catalogue import load_catalogue
@@ -23,6 +24,7 @@ ORDINARY_HEADERS = frozenset({
     "strict-transport-security", "access-control-allow-origin", "x-content-type-options",
 })
 UNDOCUMENTED_FIELD = "no field the contract does not define"
+# Characters of an answer's body the evidence shows, counted once the body is redacted.
 EXCERPT = 300
 
 
@@ -35,10 +37,15 @@ def version_header(observations: Iterable[Observation]) -> str | None:
     return None
 
 
+def body_excerpt(body: bytes) -> str:
+    """The start of a body, redacted before it is cut: a key across the cut is hidden whole, where redacting
+    the excerpt would leave the key's first part, which no longer looks like a key."""
+    return hidden_start(body.decode("utf-8", "replace"), EXCERPT, redact)
+
+
 def _evidence(violation: Violation) -> dict[str, Any]:
     exchange = violation.exchange
     assert exchange is not None
-    body = exchange.response.body[:EXCERPT].decode("utf-8", "replace")
     return {
         "activity": violation.activity,
         "request": f"{exchange.request.method.upper()} {exchange.request.raw_path}",
@@ -46,7 +53,7 @@ def _evidence(violation: Violation) -> dict[str, Any]:
         "pointer": violation.pointer,
         "expected": violation.expected,
         "received": redact(violation.received),
-        "body_excerpt": redact(body),
+        "body_excerpt": body_excerpt(exchange.response.body),
         "curl": curl_line(exchange.request),
     }
 

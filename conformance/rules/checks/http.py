@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from conformance.model.exchange import JSON, Exchange, KeyRole, Observation
-from conformance.model.keyforms import holds_key
+from conformance.model.keyforms import holds_key, shown_start
 from conformance.rules.catalogue import load_catalogue
 from conformance.rules.checks._target import is_malformed_batch_id, operation, path_item, requested_batch_id
 from conformance.rules.contract import load_contract
@@ -38,7 +38,7 @@ def _json_body(ex: Exchange) -> Finding | None:
         return Finding("body", "one complete JSON document of reasonable size",
                        f"a body past {len(ex.response.body):,} bytes; the suite stopped reading there")
     if not parsed.ok:
-        excerpt = ex.response.body[:120].decode("utf-8", "replace")
+        excerpt = shown_start(ex.response.body.decode("utf-8", "replace"), 120, ex.context.keys.secrets)
         more = f" ... ({len(ex.response.body)} bytes)" if len(ex.response.body) > 120 else ""
         return Finding("body", "one well-formed JSON document", f"{parsed.error}: {excerpt!r}{more}")
     return None

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jsonschema
 
 from conformance.model.exchange import Exchange, json_pointer
+from conformance.model.keyforms import shown_start
 from conformance.rules.contract import load_contract
 from conformance.rules.registry import Finding
+
+# How much of what the target sent a finding quotes: a value's repr, and the start of a string too long.
+SHOWN = 200
+SHOWN_OF_A_LONG_STRING = 60
 
 
 def rule_for_error(error: jsonschema.ValidationError, root: dict[str, Any]) -> str | None:
@@ -74,13 +79,14 @@ def response_schema(ex: Exchange) -> dict[str, Any] | None:
     return None
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
+def _short(value: Any, secrets: Sequence[str]) -> str:
+    text = shown_start(repr(value), SHOWN + 1, secrets)
+    return text if len(text) <= SHOWN else text[:SHOWN - 3] + "..."
 
 
-def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
-    """Findings in the suite's words: where, what the contract asks, what came."""
+def describe(error: jsonschema.ValidationError, secrets: Sequence[str] = ()) -> Iterator[Finding]:
+    """Findings in the suite's words: where, what the contract asks, what came; the run's keys (secrets) hidden
+    in what came."""
     where = json_pointer(error.absolute_path)
     keyword, wanted, instance = error.validator, error.validator_value, error.instance
     if keyword == "required" and isinstance(instance, dict):
@@ -90,7 +96,7 @@ def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
     elif keyword == "additionalProperties" and isinstance(instance, dict):
         known = set(error.schema.get("properties", {}))
         for name in sorted(set(instance) - known):
-            received = f"{name}: {_short(instance[name])}"
+            received = f"{name}: {_short(instance[name], secrets)}"
             yield Finding(json_pointer([*error.absolute_path, name]), "no field the contract does not define",
                           received)
     else:
@@ -104,9 +110,10 @@ def describe(error: jsonschema.ValidationError) -> Iterator[Finding]:
             "enum": lambda: "one of " + ", ".join(map(str, wanted)),
         }
         expected = phrases[keyword]() if keyword in phrases else error.message
-        received = f"{len(instance)} items" if keyword == "maxItems" else _short(instance)
+        received = f"{len(instance)} items" if keyword == "maxItems" else _short(instance, secrets)
         if keyword in ("maxLength", "minLength") and isinstance(instance, str):
-            received = f"{len(instance)} characters: {_short(instance[:60])}"
+            start = shown_start(instance, SHOWN_OF_A_LONG_STRING, secrets)
+            received = f"{len(instance)} characters: {_short(start, secrets)}"
         yield Finding(where or "/", expected, received)
 
 
@@ -118,10 +125,11 @@ def schema_judgements(ex: Exchange) -> tuple[set[str], list[tuple[str, Finding]]
     if schema is None:
         return set(), []
     body = ex.response.parsed.value
+    secrets = ex.context.keys.secrets if ex.context.keys is not None else []
     found = []
     for error in jsonschema.Draft202012Validator(schema).iter_errors(body):
         rule_id = rule_for_error(error, schema)
         if rule_id is None:
             raise LookupError(f"no x-rule encloses {list(error.absolute_schema_path)} in the contract")
-        found += [(rule_id, finding) for finding in describe(error)]
+        found += [(rule_id, finding) for finding in describe(error, secrets)]
     return applied_rules(schema, body), found
