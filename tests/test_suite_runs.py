@@ -35,7 +35,7 @@ def simulator(**kwargs) -> SimulatorServer:
                                          other_key=KEYS["EVERMUSE_OTHER_API_KEY"], **kwargs))
 
 
-@pytest.mark.parametrize("seed", [11, 22, 33, 44, 55])
+@pytest.mark.parametrize("seed", [11, 22, 33])
 def test_suite_passes_against_the_simulator_whatever_the_seed(tmp_path: Path, seed: int) -> None:
     run = run_suite(tmp_path, "--seed", str(seed))
     assert run.returncode == EXIT_OK, run.output[-3000:]
