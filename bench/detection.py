@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._outcome import why_it_stopped  # noqa: E402
 from conformance.rules.catalogue import load_catalogue  # noqa: E402
 from conformance.rules.latitudes import load_latitudes  # noqa: E402
 from conformance.simulator import FAULTS  # noqa: E402
@@ -105,16 +106,6 @@ class Result:
 
 def could_not_run(problem: str) -> Result:
     return Result(problem=problem)
-
-
-def why_it_stopped(output: str) -> str:
-    """The sentence a run that did not complete ends with: the suite's "could not check ...", an ERROR, a traceback's
-    last line; else its last line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith(("could not check", "ERROR", "evermuse:")) or "Error:" in line:
-            return line[:300]
-    return lines[-1][:300] if lines else "no output"
 
 
 # --- this suite ---------------------------------------------------------------------------------------------------

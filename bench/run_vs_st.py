@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._outcome import why_it_stopped  # noqa: E402
 from conformance.simulator import SimulatorServer, make_settings  # noqa: E402
 
 KEYS = {"EVERMUSE_API_KEY": "em_sk_bench_write", "EVERMUSE_READ_API_KEY": "em_sk_bench_read",
@@ -47,16 +48,6 @@ class Tool:
     command: list[str]
     env: dict[str, str]
     completed: tuple[int, ...]  # the exit statuses of a run that got to the end
-
-
-def why_it_stopped(output: str) -> str:
-    """The sentence a run that did not complete ends with: the suite's "could not check ...", an ERROR, a traceback's
-    last line; else its last line."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if line.startswith(("could not check", "ERROR", "evermuse:")) or "Error:" in line:
-            return line[:300]
-    return lines[-1][:300] if lines else "no output"
 
 
 def timed(tool: Tool, timeout: float) -> tuple[float, int | None, str]:
