@@ -1,7 +1,18 @@
-"""The default conformance run beside plain `st run`, against the same simulator, in one invocation.
+"""The default conformance run beside plain `st run`, as users run both, in one invocation.
 
-For each tool: wall time and the requests the simulator received (its own count, not the tool's).
-Also the default run as the README's first command starts it, with its embedded simulator.
+The anchor is plain `st run --max-examples 30` on the published OpenAPI document, against the same separately
+started simulator (batches end in about --lifecycle seconds) as `pytest conformance --base-url SIM`, in
+alternating pairs. Each mode is measured twice over:
+- without bytecode (PYTHONDONTWRITEBYTECODE=1, as in many CI containers): nothing is cached between runs but
+  the bytecode pip compiled at install time;
+- with bytecode: each tool writes and reads its bytecode in a private cache (PYTHONPYCACHEPREFIX) that one
+  untimed warm-up run fills first, as on a developer's machine.
+Also `pytest conformance --collect-only`, and the README's first command with its embedded simulator.
+
+For each run: wall time and the requests the simulator received (its own count, not the tool's). For the
+suite, each phase, from a bench-only pytest plugin (bench/_phases.py): from the process start to the first
+request the simulator saw, startup (to the session's start), collection, property tests, the wait for the
+campaign, and the rule tests with the exit.
 
 A time is a figure only for a run that completed, so the script exits 1, naming the run, when one did not:
 `pytest conformance` must exit 0 against the correct simulator (1 would be a false alarm, any other status a
@@ -12,13 +23,16 @@ the end; 2 (a configuration, schema or internal error), 130 (interrupted), a sig
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,10 +43,22 @@ from conformance.simulator import SimulatorServer, make_settings  # noqa: E402
 
 KEYS = {"EVERMUSE_API_KEY": "em_sk_bench_write", "EVERMUSE_READ_API_KEY": "em_sk_bench_read",
         "EVERMUSE_OTHER_API_KEY": "em_sk_bench_other"}
-CONTRACT = ROOT / "openapi" / "evermuse-ingest-v1.yaml"
+PUBLISHED = ROOT.parent / "shared" / "reference" / "ingest-v1.published.yaml"
 SUITE_COMPLETED = (0,)
 ST_COMPLETED = (0, 1)
+SUITE = "pytest conformance --base-url SIM"
+ST = "st run PUBLISHED --max-examples 30"
+COLLECT = "pytest conformance --collect-only"
 EMBEDDED = "pytest conformance (embedded simulator)"
+# Phase name, and the marks of bench/_phases.py (or "spawned", "first request") it runs between.
+PHASES = [
+    ("to first request", "spawned", "first request"),
+    ("startup", "spawned", "session_started"),
+    ("collection", "session_started", "collected"),
+    ("property tests", "collected", "property_tests_done"),
+    ("wait", "property_tests_done", "rule_tests_started"),
+    ("rules + exit", "rule_tests_started", "exited"),
+]
 
 
 @dataclass(frozen=True)
@@ -41,62 +67,106 @@ class Run:
     requests: int  # as the simulator counted them; -1 when it runs inside the tool
     status: int | None  # None: timed out
     last_words: str = ""  # the line that says why, for a run that did not complete
+    marks: dict[str, float] = field(default_factory=dict)  # when each phase ended (time.time())
 
 
 @dataclass(frozen=True)
 class Tool:
     command: list[str]
-    env: dict[str, str]
     completed: tuple[int, ...]  # the exit statuses of a run that got to the end
+    env: dict[str, str] = field(default_factory=dict)  # beyond the mode's environment
 
 
-def timed(tool: Tool, timeout: float) -> tuple[float, int | None, str]:
-    """Wall time, exit status (None: timed out) and, for a run that did not complete, why."""
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(tool.command, cwd=ROOT, env=tool.env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return time.perf_counter() - started, None, ""
+def timed(tool: Tool, env: dict[str, str], timeout: float, received_at: list[float] | None) -> Run:
+    """One run: wall time, requests and the first one's time (from the simulator's log), phases, exit status."""
+    before = len(received_at) if received_at is not None else 0
+    with tempfile.TemporaryDirectory(prefix="evermuse-bench-") as scratch:
+        phases_file = Path(scratch) / "phases.json"
+        env = {**env, **tool.env, "EVERMUSE_BENCH_PHASES": str(phases_file)}
+        spawned = time.time()
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(tool.command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return Run(time.perf_counter() - started, -1, None)
+        seconds = time.perf_counter() - started
+        marks = json.loads(phases_file.read_text()) if phases_file.exists() else {}
+    marks.update(spawned=spawned, exited=spawned + seconds)
+    requests = -1
+    if received_at is not None:
+        requests = len(received_at) - before
+        if requests:
+            marks["first request"] = received_at[before]
     why = "" if done.returncode in tool.completed else why_it_stopped(done.stdout + done.stderr)
-    return time.perf_counter() - started, done.returncode, why
+    return Run(seconds, requests, done.returncode, why, marks)
 
 
 Rows = dict[str, list[Run]]
 
 
-def against_one_simulator(args: argparse.Namespace, base_env: dict[str, str]) -> tuple[dict[str, Tool], Rows]:
-    """Both tools, in turn, against one simulator that counts what each sent."""
-    settings = make_settings(write_key=KEYS["EVERMUSE_API_KEY"], read_key=KEYS["EVERMUSE_READ_API_KEY"],
-                             other_key=KEYS["EVERMUSE_OTHER_API_KEY"])
+@dataclass
+class Mode:
+    """How bytecode is treated: the environment of every run, and whether one warm-up run comes first."""
+    name: str
+    env: dict[str, str]
+    warm_up: bool
+
+
+def rewritten_bytecode() -> list[Path]:
+    """pytest's rewritten bytecode beside the sources a suite run imports: a run without bytecode would read it,
+    which a user's fresh container does not have (pytest writes it only where bytecode may be written)."""
+    import schemathesis
+
+    places = [Path(schemathesis.__file__).parent.parent, ROOT / "conformance", ROOT / "bench"]
+    return [pyc for place in places for pyc in place.rglob("*-pytest-*.pyc")]
+
+
+REWRITTEN_PLACES = "site-packages, conformance/ and bench/"
+
+
+def modes(which: str, base_env: dict[str, str], cache: str) -> list[Mode]:
+    without = Mode("without bytecode", {**base_env, "PYTHONDONTWRITEBYTECODE": "1"}, warm_up=False)
+    with_ = Mode("with bytecode", {**base_env, "PYTHONPYCACHEPREFIX": cache}, warm_up=True)
+    return {"without": [without], "with": [with_], "both": [without, with_]}[which]
+
+
+def tools_for(args: argparse.Namespace, base_url: str) -> dict[str, Tool]:
     st = str(Path(sys.executable).with_name("st"))
+    suite = [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", "-p", "bench._phases"]
+    return {
+        SUITE: Tool([*suite, "--base-url", base_url, *args.suite_arg], SUITE_COMPLETED, KEYS),
+        ST: Tool([st, *(["--config-file", args.st_config] if args.st_config else []), "run", str(args.published),
+                  "--url", base_url, "-H", f"x-api-key: {KEYS['EVERMUSE_API_KEY']}", "--max-examples", "30",
+                  *args.st_arg], ST_COMPLETED),
+        COLLECT: Tool([*suite, "--collect-only", "--base-url", base_url, *args.suite_arg], SUITE_COMPLETED, KEYS),
+        EMBEDDED: Tool([*suite, *args.suite_arg], SUITE_COMPLETED),
+    }
+
+
+def measure(args: argparse.Namespace, mode: Mode, progress: Callable[[str], None]) -> tuple[dict[str, Tool], Rows]:
+    """Every tool of one mode: suite and st in alternating pairs against one simulator, then the others."""
+    settings = make_settings(write_key=KEYS["EVERMUSE_API_KEY"], read_key=KEYS["EVERMUSE_READ_API_KEY"],
+                             other_key=KEYS["EVERMUSE_OTHER_API_KEY"], lifecycle_seconds=args.lifecycle)
     rows: Rows = {}
     with SimulatorServer(settings) as server:
-        tools = {
-            "pytest conformance --base-url SIM": Tool(
-                [sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider",
-                 "--base-url", server.base_url, *args.suite_arg], {**base_env, **KEYS}, SUITE_COMPLETED),
-            "st run CONTRACT --checks all": Tool(
-                [st, *(["--config-file", args.st_config] if args.st_config else []), "run", str(CONTRACT),
-                 "--url", server.base_url, "-H", f"x-api-key: {KEYS['EVERMUSE_API_KEY']}", "--checks", "all",
-                 *args.st_arg], base_env, ST_COMPLETED),
-        }
-        for _ in range(args.repeat):
+        tools = tools_for(args, server.base_url)
+        if args.no_embedded:
+            del tools[EMBEDDED]
+        log = server.simulator.received_at
+        if mode.warm_up:
             for name, tool in tools.items():
-                before = len(server.simulator.requests)
-                seconds, status, why = timed(tool, args.timeout)
-                rows.setdefault(name, []).append(Run(seconds, len(server.simulator.requests) - before, status, why))
+                progress(f"{mode.name}: warm-up run of {name}")
+                timed(tool, mode.env, args.timeout, log)
+        for number in range(1, args.repeat + 1):
+            for name in (SUITE, ST):
+                progress(f"{mode.name}: {name}, run {number}")
+                rows.setdefault(name, []).append(timed(tools[name], mode.env, args.timeout, log))
+        for name in [name for name in tools if name not in (SUITE, ST)]:
+            for number in range(1, args.repeat + 1):
+                progress(f"{mode.name}: {name}, run {number}")
+                rows.setdefault(name, []).append(
+                    timed(tools[name], mode.env, args.timeout, None if name == EMBEDDED else log))
     return tools, rows
-
-
-def embedded(args: argparse.Namespace, base_env: dict[str, str]) -> tuple[Tool, list[Run]]:
-    """The README's first command: the suite with its own simulator, whose requests nobody outside counts."""
-    tool = Tool([sys.executable, "-m", "pytest", "conformance", "-q", "-p", "no:cacheprovider", *args.suite_arg],
-                base_env, SUITE_COMPLETED)
-    runs = []
-    for _ in range(args.repeat):
-        seconds, status, why = timed(tool, args.timeout)
-        runs.append(Run(seconds, -1, status, why))
-    return tool, runs
 
 
 def incomplete(name: str, tool: Tool, runs: list[Run], timeout: float) -> list[str]:
@@ -108,42 +178,69 @@ def incomplete(name: str, tool: Tool, runs: list[Run], timeout: float) -> list[s
             for number, run in enumerate(runs, start=1) if run.status not in tool.completed]
 
 
-def print_table(rows: Rows) -> None:
-    print(f"{'tool':42} {'median s':>9} {'min s':>7} {'max s':>7} {'requests':>9}  exit")
+def phase_seconds(run: Run, start: str, end: str) -> float | None:
+    if start not in run.marks or end not in run.marks:
+        return None
+    return run.marks[end] - run.marks[start]
+
+
+def print_tables(mode: Mode, rows: Rows) -> None:
+    print(f"\n{mode.name}")
+    print(f"  {'tool':42} {'median s':>9} {'min s':>7} {'max s':>7} {'requests':>13}  exit")
     for name, runs in rows.items():
         times = [r.seconds for r in runs]
         requests = "/".join(str(r.requests) for r in runs) if runs[0].requests >= 0 else "n/a"
         statuses = "/".join("timeout" if r.status is None else str(r.status) for r in runs)
-        print(f"{name:42} {statistics.median(times):9.1f} {min(times):7.1f} {max(times):7.1f} {requests:>9}  "
+        print(f"  {name:42} {statistics.median(times):9.2f} {min(times):7.2f} {max(times):7.2f} {requests:>13}  "
               f"{statuses}")
+    print(f"  phases, median s: {'':25} " + " ".join(f"{phase:>16}" for phase, _, _ in PHASES))
+    for name, runs in rows.items():
+        cells = []
+        for _, start, end in PHASES:
+            values = [v for run in runs if (v := phase_seconds(run, start, end)) is not None]
+            cells.append(f"{statistics.median(values):16.2f}" if values else f"{'-':>16}")
+        print(f"  {name:42} " + " ".join(cells))
+    pairs = [s.seconds / t.seconds for s, t in zip(rows[SUITE], rows[ST], strict=True)]
+    print(f"  the suite takes {statistics.median(pairs):.2f} of st run's wall time (median of {len(pairs)} "
+          f"alternating pairs: {', '.join(f'{p:.2f}' for p in pairs)})")
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each tool (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each tool in each mode (default 3)")
+    parser.add_argument("--bytecode", choices=["without", "with", "both"], default="both",
+                        help="measure without bytecode, with it, or both (default)")
+    parser.add_argument("--lifecycle", type=float, default=1.0,
+                        help="seconds the simulator takes for a batch lifecycle (default 1)")
     parser.add_argument("--no-embedded", action="store_true", help="leave out the run with the embedded simulator")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one run may take (default 600)")
+    parser.add_argument("--published", type=Path, default=PUBLISHED,
+                        help="the published OpenAPI document st runs on (default: ../shared/reference/...)")
     parser.add_argument("--suite-arg", action="append", default=[], metavar="ARG",
                         help="one more argument for every pytest conformance run, e.g. --suite-arg=--seed=1")
     parser.add_argument("--st-arg", action="append", default=[], metavar="ARG",
-                        help="one more argument for every st run, e.g. --st-arg=--max-examples=5")
+                        help="one more argument for every st run, e.g. --st-arg=--phases=fuzzing")
     parser.add_argument("--st-config", metavar="FILE",
                         help="st --config-file FILE: a schemathesis.toml (default: the one st finds, if any)")
     args = parser.parse_args(argv)
-    # Both tools as a user runs them: bytecode cached (a shell may forbid writing it), no EVERMUSE_* leaking in.
+    if not args.published.is_file():
+        sys.exit(f"no published document at {args.published}: pass its path with --published")
+    # Both tools as a user runs them: no EVERMUSE_* and no bytecode setting of this shell leaking in.
     base_env = {k: v for k, v in os.environ.items()
-                if not k.startswith("EVERMUSE_") and k != "PYTHONDONTWRITEBYTECODE"}
-    tools, rows = against_one_simulator(args, base_env)
-    if not args.no_embedded:
-        tools[EMBEDDED], rows[EMBEDDED] = embedded(args, base_env)
-    print_table(rows)
-    suite, st = ([r.seconds for r in rows[name]] for name in ("pytest conformance --base-url SIM",
-                                                               "st run CONTRACT --checks all"))
-    print(f"the default run takes {statistics.median(suite) / statistics.median(st):.2f} of st run's wall time")
-    print(f"command: {shlex.join(['python', 'bench/run_vs_st.py', *argv])}   ({os.cpu_count()} cores)")
-    failures = [sentence for name, runs in rows.items()
-                for sentence in incomplete(name, tools[name], runs, args.timeout)]
+                if not k.startswith("EVERMUSE_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    if args.bytecode != "with" and (stale := rewritten_bytecode()):
+        sys.exit(f"{len(stale)} files of pytest's rewritten bytecode (e.g. {stale[0]}) would make the runs without "
+                 f"bytecode faster than in a fresh container: delete every *-pytest-*.pyc under "
+                 f"{REWRITTEN_PLACES} (or measure --bytecode with)")
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="evermuse-bench-pycache-") as cache:
+        for mode in modes(args.bytecode, base_env, cache):
+            tools, rows = measure(args, mode, lambda line: print(f"  ... {line}", file=sys.stderr, flush=True))
+            print_tables(mode, rows)
+            failures += [f"{mode.name}: {sentence}" for name, runs in rows.items()
+                         for sentence in incomplete(name, tools[name], runs, args.timeout)]
+    print(f"\ncommand: {shlex.join(['python', 'bench/run_vs_st.py', *argv])}   ({os.cpu_count()} cores)")
     for sentence in failures:
         print(f"did not complete: {sentence}")
     if failures:

@@ -18,6 +18,8 @@ from types import ModuleType
 
 import pytest
 
+from tests.reference import published_document
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(path for path in (ROOT / "bench").glob("*.py") if not path.name.startswith("_"))
 
@@ -209,26 +211,56 @@ def st_config(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_run_vs_st_times_both_tools_against_one_simulator(tmp_path: Path) -> None:
-    done = run_bench(tmp_path, "run_vs_st.py", "--repeat", "1", "--no-embedded", "--st-arg=--max-examples=1",
+def test_run_vs_st_times_both_tools_and_each_phase_of_the_suite(tmp_path: Path) -> None:
+    done = run_bench(tmp_path, "run_vs_st.py", "--repeat", "1", "--no-embedded", "--bytecode", "with",
+                     "--published", str(published_document()), "--st-arg=--max-examples=1",
                      "--st-arg=--phases=fuzzing", "--st-config", st_config(tmp_path))
     assert done.returncode == 0, shown(done)
-    assert row(done.stdout, "tool") == ["median s", "min s", "max s", "requests", "exit"]
-    suite = row(done.stdout, "pytest conformance --base-url SIM")
-    st = row(done.stdout, "st run CONTRACT --checks all")
+    assert "\nwith bytecode\n" in done.stdout and "without bytecode" not in done.stdout, shown(done)
+    assert row(done.stdout, "  tool") == ["median s", "min s", "max s", "requests", "exit"]
+    suite = row(done.stdout, "  pytest conformance --base-url SIM")
+    st = row(done.stdout, "  st run PUBLISHED --max-examples 30")
+    listing = row(done.stdout, "  pytest conformance --collect-only")
     assert suite[-1] == "0" and int(suite[-2]) > 0, shown(done)
     assert st[-1] in ("0", "1") and int(st[-2]) > 0, shown(done)
-    assert "of st run's wall time" in done.stdout
-    assert "command: python bench/run_vs_st.py --repeat 1 --no-embedded" in done.stdout
+    assert listing[-1] == "0" and listing[-2] == "0", "a listing sends nothing"
+    phases = row(done.stdout, "  phases, median s:")
+    assert phases == ["to first request", "startup", "collection", "property tests", "wait", "rules + exit"]
+    # The suite's phases follow one another, so each is a time; the listing runs no test.
+    suite_phases = [row(line, "  pytest conformance --base-url SIM") for line in done.stdout.splitlines()
+                    if line.startswith("  pytest conformance --base-url SIM")][1]
+    assert all(float(cell) >= 0 for cell in suite_phases), shown(done)
+    listing_phases = [row(line, "  pytest conformance --collect-only") for line in done.stdout.splitlines()
+                      if line.startswith("  pytest conformance --collect-only")][1]
+    assert listing_phases[0] == "-" and listing_phases[3:] == ["-", "-", "-"], shown(done)
+    assert re.search(r"the suite takes [\d.]+ of st run's wall time \(median of 1 alternating pairs", done.stdout)
+    assert "command: python bench/run_vs_st.py --repeat 1 --no-embedded --bytecode with" in done.stdout
+
+
+def test_run_vs_st_will_not_time_runs_without_bytecode_beside_rewritten_bytecode(tmp_path: Path) -> None:
+    stale = ROOT / "bench" / "__pycache__" / f"planted-{os.getpid()}.cpython-311-pytest-9.1.1.pyc"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"")
+    try:
+        done = run_bench(tmp_path, "run_vs_st.py", "--repeat", "1", "--no-embedded",
+                         "--published", str(published_document()))
+    finally:
+        stale.unlink()
+    assert done.returncode == 1, shown(done)
+    assert "pytest's rewritten bytecode" in done.stderr and "(or measure --bytecode with)" in done.stderr
+    assert "median s" not in done.stdout, "nothing was timed"
 
 
 def test_run_vs_st_fails_naming_each_run_that_did_not_complete(tmp_path: Path) -> None:
-    done = run_bench(tmp_path, "run_vs_st.py", "--repeat", "1", "--no-embedded", "--suite-arg=--max-requests=5",
+    done = run_bench(tmp_path, "run_vs_st.py", "--repeat", "1", "--no-embedded", "--bytecode", "with",
+                     "--published", str(published_document()), "--suite-arg=--max-requests=5",
                      "--st-arg=--no-such-option", "--st-config", st_config(tmp_path))
     assert done.returncode == 1, shown(done)
-    assert "did not complete: pytest conformance --base-url SIM, run 1 of 1: exit 6, not 0" in done.stdout
-    assert "did not complete: st run CONTRACT --checks all, run 1 of 1: exit 2, not 0 or 1" in done.stdout
-    assert "2 runs did not complete" in done.stderr
+    assert ("did not complete: with bytecode: pytest conformance --base-url SIM, run 1 of 1: exit 6, not 0"
+            in done.stdout), shown(done)
+    assert ("did not complete: with bytecode: st run PUBLISHED --max-examples 30, run 1 of 1: exit 2, not 0 or 1"
+            in done.stdout)
+    assert "runs did not complete" in done.stderr
 
 
 def test_lifecycle_times_one_run_over_its_floor(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import schemathesis
 from openapi_spec_validator import validate
 
 from conformance.model.locations import CONTRACT_FILE
-from conformance.rules.contract import load_contract, load_yaml
+from conformance.model.yamlfile import load_yaml
+from conformance.rules.contract import load_contract
 from conformance.simulator import SimulatorServer, make_settings
 
 KEY = "em_sk_contract_write"

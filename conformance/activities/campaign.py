@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from conformance.activities.probes import PROBES, WHY_NOT, Facts, Need
 from conformance.activities.recorder import Recorder
@@ -48,6 +49,9 @@ class Seeded:
     reads: list[dict[str, Any]] = field(default_factory=list)
     ended: SeriesEnd | None = None
     last_status: str = "not read yet"
+    # The run reads the batch one read at a time, whoever reads it (the campaign, a property test), so that
+    # its reads are one series in time: each read's earlier reads all came back before it was sent.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 def status_path(batch_id: str) -> str:
@@ -94,6 +98,13 @@ class Campaign:
     @property
     def own_batch_ids(self) -> list[str]:
         return [s.batch_id for s in self.seeded] + self.adopted
+
+    def series_read(self, method: str, url: str) -> Seeded | None:
+        """The seeded batch a request reads the status of, if it is one: its read joins the batch's series."""
+        if method.upper() != "GET":
+            return None
+        path = unquote(urlsplit(url).path)
+        return next((s for s in list(self.seeded) if path.endswith(status_path(s.batch_id))), None)
 
     def record(self, activity: str, attempts: tuple[Exchange, ...], context: Context) -> Exchange:
         for attempt in attempts:
@@ -251,12 +262,13 @@ class Campaign:
             end = ended(answer) if callable(ended) else ended
             return self.context(sent=seeded.sent, earlier=tuple(seeded.reads), ended=end, valid_for=STATUS_USE)
 
-        answer = self.send(f"read {seeded.scenario.name} #{len(seeded.reads) + 1}", "GET",
-                           status_path(seeded.batch_id), context=judged)
-        body = answer.response.json
-        if answer.response.status == 200 and isinstance(body, dict):
-            seeded.reads.append(body)
-            seeded.last_status = str(body.get("status"))
+        with seeded.lock:
+            answer = self.send(f"read {seeded.scenario.name} #{len(seeded.reads) + 1}", "GET",
+                               status_path(seeded.batch_id), context=judged)
+            body = answer.response.json
+            if answer.response.status == 200 and isinstance(body, dict):
+                seeded.reads.append(body)
+                seeded.last_status = str(body.get("status"))
         return answer
 
     def poll_all(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import requests
@@ -40,13 +41,16 @@ class _RawHeaders:
 
 class BoundedSession(requests.Session):
     def __init__(self, client: ApiClient, record: Callable[[Exchange], Exchange],
-                 judge: Callable[[Exchange], Any] = lambda exchange: []):
+                 judge: Callable[[Exchange], Any] = lambda exchange: [],
+                 one_at_a_time: Callable[[Request], AbstractContextManager[Any]] = lambda request: nullcontext()):
         super().__init__()
         self.client = client
         # Records the exchange with the run and returns it as judged (with the run's context).
         self.record = record
         # What the run makes of one exchange alone; computed once, when a check first asks.
         self.judge = judge
+        # Held from sending to recording: a read of a batch waits for the run's other reads of it.
+        self.one_at_a_time = one_at_a_time
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body = request.body.encode() if isinstance(request.body, str) else request.body
@@ -56,7 +60,8 @@ class BoundedSession(requests.Session):
                    for name, value in (request.headers or {}).items() if name.lower() not in _HOP_BY_HOP}
         sent = Request(str(request.method), str(request.url), headers, body)
         started = dt.datetime.now()
-        exchange = self.record(Exchange(sent, self.client.send_once(sent)))
+        with self.one_at_a_time(sent):
+            exchange = self.record(Exchange(sent, self.client.send_once(sent)))
         answer = exchange.response
         if answer.transport_error is not None:
             error = requests.exceptions.Timeout if "no complete answer" in answer.transport_error \

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-import pytest
-from hypothesis.configuration import set_hypothesis_home_dir
-from schemathesis.core.failures import Failure, FailureGroup
+from conformance.pytest.rewriting import leave_libraries_unrewritten
 
-from conformance.pytest import st_checks
-from conformance.pytest.progress import Progress
-from conformance.pytest.progress import for_pytest as progress_for
-from conformance.pytest.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun, failure_text
-from conformance.report.drift.history import HistoryError, load_history, save_history
-from conformance.report.drift.report import BaselineError, load_baseline, write
-from conformance.report.redact import RedactingLogRecords, redact
-from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations
-from conformance.rules.verdicts import Outcome, count
-from conformance.settings.options import SETTINGS, RunSettings, SettingsError, resolve
+# Before the first import of schemathesis or hypothesis, which pytest would otherwise rewrite on every run.
+leave_libraries_unrewritten()
+
+import pytest  # noqa: E402
+from schemathesis.core.failures import Failure, FailureGroup  # noqa: E402
+
+from conformance.pytest import hypothesis_home, st_checks  # noqa: E402
+from conformance.pytest.progress import Progress  # noqa: E402
+from conformance.pytest.progress import for_pytest as progress_for  # noqa: E402
+from conformance.pytest.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun, failure_text  # noqa: E402
+from conformance.report.drift.history import HistoryError, load_history, save_history  # noqa: E402
+from conformance.report.drift.report import BaselineError, load_baseline, write  # noqa: E402
+from conformance.report.redact import RedactingLogRecords, redact  # noqa: E402
+from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations  # noqa: E402
+from conformance.rules.verdicts import Outcome, count  # noqa: E402
+from conformance.settings.options import SETTINGS, RunSettings, SettingsError, resolve  # noqa: E402
 
 SUITE_MARK = "evermuse"
 SUITE_DIR = Path(__file__).parent / "suite"
@@ -93,10 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
     st_checks.register_all()
     _LOG_RECORDS.install()
     if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
-        # hypothesis caches what it reads of local modules in .hypothesis/ of the working directory; the suite's
-        # run leaves nothing behind there, and nothing saved by one run can steer the next one's requests.
-        scratch = config.stash[_SCRATCH] = tempfile.mkdtemp(prefix="evermuse-hypothesis-")
-        set_hypothesis_home_dir(scratch)
+        # The suite's run leaves nothing behind in .hypothesis/, and nothing one run saved steers the next.
+        config.stash[_SCRATCH] = hypothesis_home.enter()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -150,8 +150,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         launched.stop()  # launched while collecting, but no test of the suite was run
     _LOG_RECORDS.uninstall()
     if _SCRATCH in config.stash:
-        shutil.rmtree(config.stash[_SCRATCH], ignore_errors=True)
-        set_hypothesis_home_dir(None)
+        hypothesis_home.leave(config.stash[_SCRATCH])
 
 
 def settings_for(config: pytest.Config) -> RunSettings:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -16,7 +17,7 @@ from conformance.activities.campaign import Campaign, CouldNotCheck
 from conformance.activities.recorder import Recorder
 from conformance.client.bounded import ApiClient, Budget, RunClock
 from conformance.client.requests_bridge import BoundedSession
-from conformance.model.exchange import Context, Exchange, Observation
+from conformance.model.exchange import Context, Exchange, Observation, Request
 from conformance.report.drift import live as drift_live
 from conformance.report.drift import report
 from conformance.report.redact import register_secret
@@ -79,6 +80,7 @@ class EvermuseRun:
         # Idempotency-Keys the property tests sent, with the digest of the one body each went with.
         self.generated_keys: dict[str, str] = {}
         self._checked: list[Checked] = []
+        self._checked_alone: dict[int, Checked] = {}  # by id of the exchange: see failing_verdicts_of
         self._verdicts: tuple[int, dict[str, Verdict]] | None = None
         self._lock = threading.Lock()
         self._waiting: threading.Thread | None = None
@@ -110,7 +112,7 @@ class EvermuseRun:
             register_secret(secret)
         self.client = ApiClient(self.base_url, self.settings.keys, budget=self.budget,
                                 timeout=self.settings.request_timeout, clock=self.clock)
-        self.bridge = BoundedSession(self.client, self.record_generated, self.failing_verdicts_of)
+        self.bridge = BoundedSession(self.client, self.record_generated, self.failing_verdicts_of, self.series_lock)
         self.campaign = Campaign(self.settings, self.client, self.recorder)
 
     def launch(self) -> None:
@@ -213,9 +215,26 @@ class EvermuseRun:
         own = frozenset(self.campaign.own_batch_ids) if self.campaign else frozenset()
         return Context(keys=self.settings.keys, own_batch_ids=own)
 
+    def series_lock(self, request: Request) -> AbstractContextManager[Any]:
+        """What a property test's request holds while it is sent and recorded: the lock of the series of reads
+        of the run's batch it reads, if it reads one (see Seeded.lock)."""
+        seeded = self.campaign.series_read(request.method, request.url) if self.campaign else None
+        return seeded.lock if seeded is not None else nullcontext()
+
     def record_generated(self, exchange: Exchange) -> Exchange:
-        """A property test's exchange, recorded under the test's name with the run's context."""
-        judged_as = dataclasses.replace(exchange, context=self.context())
+        """A property test's exchange, recorded under the test's name with the run's context.
+
+        A read of one of the run's batches is one more read of its series: the rules over time judge it after
+        the reads before it, and the reads after it after it, whichever activity made them.
+        """
+        seeded = self.campaign.series_read(exchange.request.method, exchange.request.url) if self.campaign else None
+        context = self.context()
+        if seeded is not None:
+            context = dataclasses.replace(context, earlier=tuple(seeded.reads))
+            body = exchange.response.json
+            if exchange.response.status == 200 and isinstance(body, dict):
+                seeded.reads.append(body)
+        judged_as = dataclasses.replace(exchange, context=context)
         with self._lock:
             self.property_sent[self.property_label] = self.property_sent.get(self.property_label, 0) + 1
         self.recorder.record(f"property test {self.property_label}", judged_as)
@@ -257,7 +276,13 @@ class EvermuseRun:
         """Every observation so far with what the checks made of it; each is checked once."""
         observations = self.recorder.observations
         with self._lock:
-            self._checked += [check_observation(o) for o in observations[len(self._checked):]]
+            for observation in observations[len(self._checked):]:
+                # A property test's exchange was checked alone as it came back: the same checks, not run twice.
+                alone = self._checked_alone.pop(id(observation.exchange), None)
+                reuse = alone is not None and alone.observation.exchange is observation.exchange \
+                    and alone.observation.activity == observation.activity
+                self._checked.append(dataclasses.replace(alone, observation=observation) if reuse
+                                     else check_observation(observation))
             return list(self._checked)
 
     def verdicts(self) -> dict[str, Verdict]:
@@ -270,9 +295,12 @@ class EvermuseRun:
 
     def failing_verdicts_of(self, exchange: Exchange) -> list[Verdict]:
         """The verdicts one exchange alone earns that fail the run: what a schemathesis check raises."""
-        observation = Observation(f"property test {self.property_label}", exchange)
-        verdicts = judge([check_observation(observation)], load_catalogue(), self.expectations, self.today,
-                         whole_run=False)
+        checked = check_observation(Observation(f"property test {self.property_label}", exchange))
+        with self._lock:
+            # Kept by identity until evidence() reaches the exchange; the entry holds the exchange, so the id
+            # cannot be reused meanwhile.
+            self._checked_alone[id(exchange)] = checked
+        verdicts = judge([checked], load_catalogue(), self.expectations, self.today, whole_run=False)
         return [v for v in verdicts.values() if v.fails(self.settings.strict)]
 
     def drift_report(self, history: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]:

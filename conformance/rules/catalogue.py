@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from conformance.model.locations import CATALOGUE_FILE
+from conformance.model.yamlfile import load_safe
 
 RULE_ID = re.compile(r"^EM-[A-Z]+-\d{3}$")
 LEVELS = ("MUST", "SHOULD")
@@ -101,7 +102,7 @@ def _basis(entry: Any, rule_id: str, pages: Mapping[str, str], texts: Mapping[st
 
 def parse_catalogue(text: str, path: Path) -> Catalogue:
     try:
-        data = yaml.safe_load(text)
+        data = load_safe(text)
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):

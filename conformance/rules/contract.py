@@ -14,23 +14,10 @@ import yaml
 from referencing.jsonschema import DRAFT202012
 
 from conformance.model.locations import CONTRACT_FILE
+from conformance.model.yamlfile import load_yaml
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _BASE_URI = "urn:evermuse-conformance:contract"
-
-
-class _Yaml12Loader(yaml.SafeLoader):
-    """YAML as OpenAPI 3.1 reads it (1.2): an unquoted 2026-02-24T12:34:56Z is a string, not a timestamp."""
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def load_yaml(text: str | bytes) -> Any:
-    return yaml.load(text, Loader=_Yaml12Loader)
 
 
 class ContractError(Exception):

@@ -11,7 +11,7 @@ import jsonschema
 import yaml
 
 from conformance.model.locations import FIXTURES_DIR
-from conformance.rules.contract import load_yaml
+from conformance.model.yamlfile import load_yaml
 from conformance.rules.fingerprints import violation_fingerprint
 from conformance.rules.registry import Violation
 

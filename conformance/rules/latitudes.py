@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from conformance.model.locations import LATITUDES_FILE
+from conformance.model.yamlfile import load_safe
 
 
 class LatitudeError(Exception):
@@ -62,7 +63,7 @@ def _latitude(entry: dict, path: Path) -> Latitude:
 @cache
 def load_latitudes(path: Path = LATITUDES_FILE) -> dict[str, Latitude]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_safe(path.read_text(encoding="utf-8"))
         entries = data["latitudes"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise LatitudeError(f"cannot read the latitudes {path}: {exc}") from None

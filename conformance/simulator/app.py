@@ -107,6 +107,7 @@ class Simulator:
         self._status_reads = 0
         # Every request the simulator was sent, as (method, raw path): what self-tests count.
         self.requests: list[tuple[str, str]] = []
+        self.received_at: list[float] = []  # when each of them arrived (time.time(), for benches)
         self.routes = Starlette(
             routes=[
                 Route("/api/v1/ingest", self.ingest, methods=["POST"]),
@@ -119,6 +120,7 @@ class Simulator:
     async def app(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             self.requests.append((scope["method"], scope.get("raw_path", b"").decode("latin-1")))
+            self.received_at.append(time.time())
         await self.routes(scope, receive, send)
 
     # --- answers ---------------------------------------------------------------------------

@@ -13,8 +13,9 @@ import referencing
 import yaml
 
 from conformance.model.exchange import json_pointer
+from conformance.model.yamlfile import load_yaml
 from conformance.report.drift.specdiff import OPERATIONS
-from conformance.rules.contract import ContractError, inline_refs, load_yaml, resolver_for
+from conformance.rules.contract import ContractError, inline_refs, resolver_for
 from conformance.rules.fingerprints import fingerprint
 
 DEFAULT_PUBLISHED_SPEC = "https://docs.evermuse.com/openapi/ingest-v1.yaml"

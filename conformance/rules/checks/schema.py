@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 
 from conformance.model.exchange import Exchange, json_pointer
 from conformance.model.keyforms import shown_start
@@ -117,6 +118,24 @@ def describe(error: jsonschema.ValidationError, secrets: Sequence[str] = ()) -> 
         yield Finding(where or "/", expected, received)
 
 
+_FAST: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _meets(schema: dict[str, Any], body: Any) -> bool:
+    """Whether the body meets the schema, as jsonschema_rs (compiled once per schema) judges it.
+
+    A body that meets its schema, most of them, needs no more; one that does not is judged again by jsonschema,
+    whose errors carry the schema paths the x-rules are found by. jsonschema_rs is ten times faster.
+    """
+    try:
+        entry = _FAST.get(id(schema))
+        if entry is None or entry[0] is not schema:
+            entry = _FAST[id(schema)] = (schema, jsonschema_rs.Draft202012Validator(schema))
+        return bool(entry[1].is_valid(body))
+    except Exception:  # a value it cannot take (NaN, a huge integer): jsonschema decides alone
+        return False
+
+
 def schema_judgements(ex: Exchange) -> tuple[set[str], list[tuple[str, Finding]]]:
     """The x-rules the answer's body was judged by, and the findings of those it broke."""
     if ex.request.method.upper() == "HEAD" or ex.response.truncated or not ex.response.parsed.ok:
@@ -127,7 +146,8 @@ def schema_judgements(ex: Exchange) -> tuple[set[str], list[tuple[str, Finding]]
     body = ex.response.parsed.value
     secrets = ex.context.keys.secrets if ex.context.keys is not None else []
     found = []
-    for error in jsonschema.Draft202012Validator(schema).iter_errors(body):
+    errors = () if _meets(schema, body) else jsonschema.Draft202012Validator(schema).iter_errors(body)
+    for error in errors:
         rule_id = rule_for_error(error, schema)
         if rule_id is None:
             raise LookupError(f"no x-rule encloses {list(error.absolute_schema_path)} in the contract")
