@@ -42,8 +42,20 @@ def _watch(event: str, args: tuple) -> None:
             isinstance(flags, int) and flags & WRITE_FLAGS)
         if writing and _in_source_tree(path):
             _writes.append(f"{os.fsdecode(path)} opened to write")
-    elif event in ("os.mkdir", "os.rename", "os.remove") and args and _in_source_tree(args[0]):
-        _writes.append(f"{os.fsdecode(args[0])}: {event}")
+    elif event in ("os.mkdir", "os.rename", "os.remove") and args:
+        path = _beside(args[0], args[-1] if event != "os.rename" else args[2])
+        if _in_source_tree(path):
+            _writes.append(f"{os.fsdecode(path)}: {event}")
+
+
+def _beside(path: object, dir_fd: object) -> object:
+    """The path an event names: relative to dir_fd when one is given (shutil.rmtree removes so), else as given."""
+    if not isinstance(dir_fd, int) or dir_fd < 0 or not isinstance(path, str | bytes) or os.path.isabs(path):
+        return path
+    try:
+        return os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), os.fsdecode(path))
+    except OSError:
+        return path
 
 
 sys.addaudithook(_watch)

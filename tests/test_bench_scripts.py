@@ -220,9 +220,11 @@ def test_run_vs_st_times_both_tools_and_each_phase_of_the_suite(tmp_path: Path) 
     assert row(done.stdout, "  tool") == ["median s", "min s", "max s", "requests", "exit"]
     suite = row(done.stdout, "  pytest conformance --base-url SIM")
     st = row(done.stdout, "  st run PUBLISHED --max-examples 30")
+    st_contract = row(done.stdout, "  st run CONTRACT --max-examples 30")
     listing = row(done.stdout, "  pytest conformance --collect-only")
     assert suite[-1] == "0" and int(suite[-2]) > 0, shown(done)
     assert st[-1] in ("0", "1") and int(st[-2]) > 0, shown(done)
+    assert st_contract[-1] in ("0", "1") and int(st_contract[-2]) > 0, shown(done)
     assert listing[-1] == "0" and listing[-2] == "0", "a listing sends nothing"
     phases = row(done.stdout, "  phases, median s:")
     assert phases == ["to first request", "startup", "collection", "property tests", "wait", "rules + exit"]
@@ -233,7 +235,9 @@ def test_run_vs_st_times_both_tools_and_each_phase_of_the_suite(tmp_path: Path) 
     listing_phases = [row(line, "  pytest conformance --collect-only") for line in done.stdout.splitlines()
                       if line.startswith("  pytest conformance --collect-only")][1]
     assert listing_phases[0] == "-" and listing_phases[3:] == ["-", "-", "-"], shown(done)
-    assert re.search(r"the suite takes [\d.]+ of st run's wall time \(median of 1 alternating pairs", done.stdout)
+    for document in ("the published document", "the contract"):
+        assert re.search(rf"the suite takes [\d.]+ of st run's wall time on {document} \(median of 1 alternating",
+                         done.stdout), shown(done)
     assert "command: python bench/run_vs_st.py --repeat 1 --no-embedded --bytecode with" in done.stdout
 
 
@@ -260,7 +264,9 @@ def test_run_vs_st_fails_naming_each_run_that_did_not_complete(tmp_path: Path) -
             in done.stdout), shown(done)
     assert ("did not complete: with bytecode: st run PUBLISHED --max-examples 30, run 1 of 1: exit 2, not 0 or 1"
             in done.stdout)
-    assert "runs did not complete" in done.stderr
+    assert ("did not complete: with bytecode: st run CONTRACT --max-examples 30, run 1 of 1: exit 2, not 0 or 1"
+            in done.stdout)
+    assert "3 runs did not complete" in done.stderr
 
 
 def test_lifecycle_times_one_run_over_its_floor(tmp_path: Path) -> None:

@@ -20,8 +20,6 @@ from conformance.pytest import hypothesis_home, st_checks  # noqa: E402
 from conformance.pytest.progress import Progress  # noqa: E402
 from conformance.pytest.progress import for_pytest as progress_for  # noqa: E402
 from conformance.pytest.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun, failure_text  # noqa: E402
-from conformance.report.drift.history import HistoryError, load_history, save_history  # noqa: E402
-from conformance.report.drift.report import BaselineError, load_baseline, write  # noqa: E402
 from conformance.report.redact import RedactingLogRecords, redact  # noqa: E402
 from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations  # noqa: E402
 from conformance.rules.verdicts import Outcome, count  # noqa: E402
@@ -171,6 +169,10 @@ def settings_for(config: pytest.Config) -> RunSettings:
         )
     settings = config.stash[_SETTINGS]
     if settings.drift_history and _HISTORY not in config.stash:
+        # The report's code is imported only by a run that writes one.
+        from conformance.report.drift.history import HistoryError, load_history
+        from conformance.report.drift.report import BaselineError, load_baseline
+
         try:
             history = load_history(Path(settings.drift_history))
             if not history["runs"] and settings.drift_baseline:
@@ -373,6 +375,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = EXIT_NOT_CHECKED
     if not run.settings.drift_report:
         return
+    from conformance.report.drift.history import save_history
+    from conformance.report.drift.report import write
+
     run.finished = run.finished or time.time()
     report, bodies, history = run.drift_report(session.config.stash.get(_HISTORY, None))
     paths = write(report, Path(run.settings.drift_report), bodies)

@@ -18,8 +18,6 @@ from conformance.activities.recorder import Recorder
 from conformance.client.bounded import ApiClient, Budget, RunClock
 from conformance.client.requests_bridge import BoundedSession
 from conformance.model.exchange import Context, Exchange, Observation, Request
-from conformance.report.drift import live as drift_live
-from conformance.report.drift import report
 from conformance.report.redact import register_secret
 from conformance.report.render import render
 from conformance.rules.catalogue import load_catalogue
@@ -305,6 +303,9 @@ class EvermuseRun:
 
     def drift_report(self, history: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]:
         """The report, the request bodies its curl lines name, and the history with this run added."""
+        from conformance.report.drift import live as drift_live
+        from conformance.report.drift import report
+
         verdicts = self.verdicts()
         outcomes = {outcome.value: n for outcome, n in count(verdicts).items()}
         evidence = self.evidence()
