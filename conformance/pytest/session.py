@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import threading
@@ -81,6 +82,7 @@ class EvermuseRun:
         self._checked_alone: dict[int, Checked] = {}  # by id of the exchange: see failing_verdicts_of
         self._verdicts: tuple[int, dict[str, Verdict]] | None = None
         self._lock = threading.Lock()
+        self._checking = threading.Lock()
         self._waiting: threading.Thread | None = None
         self._waiting_failed: BaseException | None = None
         self._launch: threading.Thread | None = None
@@ -159,6 +161,11 @@ class EvermuseRun:
             self.campaign.wait_for_batches()
         except BaseException as exc:  # handed to the main thread, which ends the run with a sentence
             self._waiting_failed = exc
+            return
+        # While the property tests may still run: what the campaign saw is checked now, not when the first
+        # verdict is asked for. Only a head start: a check that fails here fails again, in the main thread.
+        with contextlib.suppress(Exception):
+            self.evidence()
 
     def finish_campaign(self, progress: Callable[[str], None] = lambda line: None, every: float = 0.5) -> None:
         """Wait for the background part, saying where it is every so often, then walk the list."""
@@ -272,16 +279,24 @@ class EvermuseRun:
     # --- evidence and verdicts ----------------------------------------------------------------
     def evidence(self) -> list[Checked]:
         """Every observation so far with what the checks made of it; each is checked once."""
-        observations = self.recorder.observations
+        with self._checking:  # one checker at a time, so the evidence keeps the recorder's order
+            observations = self.recorder.observations
+            with self._lock:
+                done = len(self._checked)
+            # Checked outside self._lock: a property test's check (failing_verdicts_of) need not wait for it.
+            checked = [self._checked_once(observation) for observation in observations[done:]]
+            with self._lock:
+                self._checked += checked
+                return list(self._checked)
+
+    def _checked_once(self, observation: Observation) -> Checked:
+        """A property test's exchange was checked alone as it came back: the same checks are not run twice."""
         with self._lock:
-            for observation in observations[len(self._checked):]:
-                # A property test's exchange was checked alone as it came back: the same checks, not run twice.
-                alone = self._checked_alone.pop(id(observation.exchange), None)
-                reuse = alone is not None and alone.observation.exchange is observation.exchange \
-                    and alone.observation.activity == observation.activity
-                self._checked.append(dataclasses.replace(alone, observation=observation) if reuse
-                                     else check_observation(observation))
-            return list(self._checked)
+            alone = self._checked_alone.pop(id(observation.exchange), None)
+        if alone is not None and alone.observation.exchange is observation.exchange \
+                and alone.observation.activity == observation.activity:
+            return dataclasses.replace(alone, observation=observation)
+        return check_observation(observation)
 
     def verdicts(self) -> dict[str, Verdict]:
         evidence = self.evidence()
