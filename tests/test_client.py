@@ -6,7 +6,16 @@ import httpx
 import pytest
 import respx
 
-from conformance.client.bounded import READ_CAP_BYTES, UNKNOWN_KEY, ApiClient, Budget, BudgetSpent, TargetSilent
+from conformance.client.bounded import (
+    READ_CAP_BYTES,
+    UNKNOWN_KEY,
+    ApiClient,
+    Budget,
+    BudgetSpent,
+    OutOfTime,
+    RunClock,
+    TargetSilent,
+)
 from conformance.model.exchange import KeyRole, Keys
 
 BASE = "https://api.test"
@@ -118,6 +127,20 @@ def test_timeout_becomes_an_answerless_exchange_not_an_exception() -> None:
     api, _ = client()
     sent = api.send("GET", "/b")
     assert [a.response.status for a in sent.attempts] == [0, 0]
+    assert sent.final.response.transport_error == "no complete answer within 2 s (ReadTimeout)"
+
+
+@respx.mock
+def test_a_request_cut_short_by_the_runs_own_time_is_no_silence_of_the_target() -> None:
+    # One second of the run left, a request timeout of two: the run's end, not the target, stops the read.
+    respx.get(f"{BASE}/b").mock(side_effect=httpx.ReadTimeout("slow"))
+    now = [0.0]
+    api = ApiClient(BASE, KEYS, budget=Budget(20), timeout=2, clock=RunClock(1.0, clock=lambda: now[0]))
+    with pytest.raises(OutOfTime, match="the run's time of 1 s is up"):
+        api.send("GET", "/b")
+    now[0] = 0.5
+    api_with_time = ApiClient(BASE, KEYS, budget=Budget(20), timeout=2, clock=RunClock(10.0, clock=lambda: now[0]))
+    sent = api_with_time.send("GET", "/b")
     assert sent.final.response.transport_error == "no complete answer within 2 s (ReadTimeout)"
 
 

@@ -326,6 +326,10 @@ class ApiClient:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return Response(0, transport_error=f"{UNREACHABLE}: {_plain(exc)} ({type(exc).__name__})")
         except httpx.TimeoutException as exc:
+            if allowed < self.timeout:
+                # The run's own time, not the request timeout, cut this request short: what the target would
+                # have answered is unknown, and no rule may judge its silence.
+                raise OutOfTime(f"the run's time of {self.clock.max_duration:g} s is up") from None
             return Response(0, transport_error=f"no complete answer within {allowed:g} s ({type(exc).__name__})")
         except httpx.HTTPError as exc:
             return Response(0, transport_error=f"{_plain(exc)} ({type(exc).__name__})")
