@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,9 @@ import pytest
 from hypothesis.configuration import storage_directory
 
 from conformance.pytest import hypothesis_home
+from conformance.simulator import SimulatorServer, make_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 USERS_TESTS = '''
 import sys
@@ -97,3 +101,33 @@ def test_hypothesis_home_without_a_writable_cache_still_gives_a_fresh_home(cache
         hypothesis_home.leave(home)
     assert not Path(home).exists()
     assert cache.read_text() == "a file where the cache folder would be"
+
+
+# Modules a run against a target of the user's, without --drift-report, has no use for.
+NOT_NEEDED = re.compile(r"\|\s+(uvicorn|starlette|markdown|conformance\.simulator|conformance\.report\.drift)(\.\S+)?$",
+                        re.MULTILINE)
+
+
+def imports_of_a_run(tmp_path: Path, *args: str) -> str:
+    """What a run of the suite imported, as python -X importtime lists it (its stderr)."""
+    settings = make_settings(write_key="em_sk_startup_write")
+    with SimulatorServer(settings) as simulator:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_")}
+        env.update(EVERMUSE_API_KEY="em_sk_startup_write", PYTHONDONTWRITEBYTECODE="1")
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "pytest", str(ROOT / "conformance"),
+                               "-c", str(ROOT / "pyproject.toml"), "-q", "--base-url", simulator.base_url, *args],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:]
+    return done.stderr
+
+
+def test_a_run_against_a_target_imports_neither_the_simulator_nor_the_report(tmp_path: Path) -> None:
+    assert NOT_NEEDED.findall(imports_of_a_run(tmp_path)) == []
+
+
+def test_a_run_that_writes_the_report_imports_it(tmp_path: Path) -> None:
+    # The probe above can fail: a run that needs the report's code shows it in the same listing.
+    imported = {name for name, _ in NOT_NEEDED.findall(
+        imports_of_a_run(tmp_path, "--drift-report", str(tmp_path / "drift"),
+                         "--published-spec", "http://127.0.0.1:9/none.yaml"))}
+    assert {"conformance.report.drift", "markdown"} <= imported
