@@ -4,7 +4,7 @@ on nothing a run does kept between runs.
 hypothesis keeps what it learns in its home directory (.hypothesis/ of the working directory by default). Saved
 examples would steer the next run's requests, whatever its --seed, so each run starts from an empty folder and
 removes it at the end. Two of hypothesis's folders there hold pure functions of their input, which every run
-would otherwise compute again before its first generated request (together about a second of CPU):
+would otherwise compute again before its first generated request (together about two seconds of CPU):
 - unicode_data: which characters each Unicode category and codec holds (a function of the Python build);
 - constants: the literals of each local source file, which hypothesis mixes into what it generates, in a file
   named by the hash of the source (a function of the file's text).
