@@ -3,6 +3,7 @@ answers a user's mistake with one sentence and a documented exit status."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from conformance.activities.scenarios import Identity, broken, valid_record
 from conformance.rules.catalogue import load_catalogue
 from conformance.simulator import FAULTS, SimulatorServer, make_settings
-from tests.suite_runs import SuiteRun, ThrottledWhere, run_suite, serve
+from tests.suite_runs import ROOT, SuiteRun, ThrottledWhere, run_suite, serve
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CHECKED = 0, 1, 4, 6
 KEYS = {"EVERMUSE_API_KEY": "em_sk_runs_write", "EVERMUSE_READ_API_KEY": "em_sk_runs_read",
@@ -111,6 +112,21 @@ def test_a_usage_mistake_gets_one_sentence_and_status_4(tmp_path: Path, args: tu
     assert run.returncode == EXIT_USAGE
     assert sentence in run.output
     assert "Traceback" not in run.output
+
+
+def test_xdist_workers_are_refused_with_one_sentence_before_anything_is_sent(tmp_path: Path) -> None:
+    # Not through run_suite, which leaves pytest-xdist out: this is the user who adds -n to the command line.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_")} | KEYS
+    with simulator() as server:
+        done = subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "conformance"), "-c",
+                               str(ROOT / "pyproject.toml"), "-n", "2", "--base-url", server.base_url],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        sent = len(server.simulator.requests)
+    output = done.stdout + done.stderr
+    assert done.returncode == EXIT_USAGE, output[-3000:]
+    assert "ERROR: the conformance suite runs in one process" in done.stderr and "without -n" in done.stderr
+    assert "Traceback" not in output
+    assert sent == 0
 
 
 def test_the_run_starts_while_collecting_but_only_for_a_run_of_the_suite(tmp_path: Path) -> None:

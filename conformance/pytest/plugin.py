@@ -90,6 +90,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{SUITE_MARK}: a conformance test; it needs a target")
     config.addinivalue_line("markers", "property_test: a schemathesis property test of the conformance suite")
+    if _collects_the_suite(config) and getattr(config.option, "numprocesses", None):
+        # Each xdist worker would run the whole campaign against the target, and each write the report.
+        raise pytest.UsageError("the conformance suite runs in one process: it sends one campaign to the target "
+                                "and writes one report; run it without -n (pytest-xdist's workers)")
     st_checks.register_all()
     _LOG_RECORDS.install()
     if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
@@ -129,10 +133,9 @@ def _collects_the_suite(config: pytest.Config) -> bool:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Launch the run before collection: the batches are seeded and their lifecycle runs while pytest collects
-    and schemathesis builds its tests. Not for a listing, and not in an xdist controller, which runs no test."""
+    and schemathesis builds its tests. Not for a listing."""
     config = session.config
-    controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
-    if config.option.collectonly or controller or not _collects_the_suite(config):
+    if config.option.collectonly or not _collects_the_suite(config):
         return
     try:
         settings = settings_for(config)
