@@ -178,8 +178,10 @@ def test_detection_tells_false_alarms_should_reports_and_runs_that_could_not_run
 # --- each script end to end ------------------------------------------------------------------------------------------
 
 def test_detection_reports_a_fault_caught_and_a_choice_clean(tmp_path: Path) -> None:
+    # One seed for every run: a choice is "clean" only as long as no generated request draws the --strict
+    # false alarm issue 19 is about (ST201 negative_data_rejection), which a random seed now and then does.
     done = run_bench(tmp_path, "detection.py", "--fault", "status-extra-field", "--choice", "json-charset=utf-8",
-                     "--clean-runs", "1", "--no-st")
+                     "--clean-runs", "1", "--no-st", "--suite-arg=--seed=1")
     assert done.returncode == 0, shown(done)
     assert row(done.stdout, "variant") == ["this suite"]
     assert row(done.stdout, "status-extra-field (EM-SHAPE-002, MUST)") == ["caught"], shown(done)
