@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from conformance.client.bounded import READ_CAP_BYTES
 from conformance.report.drift.live import EXCERPT
 from conformance.report.redact import forget_secrets, redact, register_secret
 from conformance.simulator import SimulatorServer, make_settings
@@ -169,8 +170,12 @@ class Hostile:
                 await send({"type": "http.response.body", "body": bytes([byte]), "more_body": True})
                 await asyncio.sleep(0.5)
         else:
-            while True:
-                await send({"type": "http.response.body", "body": b'{"batchId": "b"},' * 4096, "more_body": True})
+            # Endless as far as a reader can tell (256 times the read cap), yet it ends: once the client has gone,
+            # uvicorn's send returns at once, and a loop without end would spin the server's thread for good.
+            chunk = b'{"batchId": "b"},' * 4096
+            for _ in range(256 * READ_CAP_BYTES // len(chunk)):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await asyncio.sleep(0)
         await send({"type": "http.response.body", "body": b""})
 
 
