@@ -20,8 +20,11 @@ from typing import Any
 import pytest
 
 from conformance.client.bounded import READ_CAP_BYTES
+from conformance.model.exchange import Context, Exchange, Keys, Request, Response
 from conformance.report.drift.live import EXCERPT
 from conformance.report.redact import forget_secrets, redact, register_secret
+from conformance.rules.checks.series import identity_never_changes
+from conformance.rules.registry import quoted
 from conformance.simulator import SimulatorServer, make_settings
 from tests.leaks import describe, key_forms, leaks, leaks_in
 from tests.suite_runs import SuiteRun, ThrottledWhere, run_suite, serve
@@ -310,6 +313,27 @@ def test_the_leak_finder_sees_the_key_in_each_answer_a_hostile_target_gives() ->
     answers += [key_across_cuts(KEY.encode(), how)[2] for how in ("300", "200", "not-json")]
     assert all(leaks(answer.decode(), KEY) for answer in answers)
     assert leaks("em_sk_" + KEY[6:14], KEY) and not leaks(KEY[:13], KEY)
+
+
+def a_status_read(body: dict[str, Any], earlier: dict[str, Any]) -> Exchange:
+    return Exchange(Request("GET", "http://target.test/api/v1/ingest/batches/b_1"),
+                    Response(200, {"content-type": "application/json"}, json.dumps(body).encode()),
+                    Context(keys=Keys(write=KEY), earlier=(earlier,)))
+
+
+def test_a_finding_quotes_what_the_target_sent_with_the_key_hidden_before_the_cut() -> None:
+    # The key starts 20 characters before the 300 a finding quotes: cut first, its first part would be shown.
+    value = "." * 280 + KEY
+    assert leaks(repr(value)[:300], KEY), "the cut alone would show part of the key"
+    shown = quoted(value, a_status_read({}, {}))
+    assert "[redacted]" in shown
+    assert len(shown) <= 300 and not leaks(shown, KEY), shown
+    # The rules over time quote a changed value so, as the checks of what was sent do.
+    first = {"batchId": "b_1", "source": "api", "type": "email"}
+    read = a_status_read({**first, "source": value}, first)
+    findings = identity_never_changes(read)
+    assert findings and findings[0].pointer == "/source"
+    assert not leaks(findings[0].received, KEY) and "[redacted]" in findings[0].received
 
 
 @pytest.mark.usefixtures("key_registered")

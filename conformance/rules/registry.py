@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.model.exchange import Exchange, is_json_number
+from conformance.model.keyforms import shown_start
 from conformance.rules.catalogue import Rule, load_catalogue
 
 # What a check looks at: the whole exchange, each batch status in the answer, or the 202 answer.
@@ -134,3 +135,9 @@ def registered_run_checks() -> dict[str, RunCheckFunction]:
 def as_int(value: Any) -> int | None:
     """The value when it is a JSON integer; None for anything else, booleans included."""
     return value if is_json_number(value) and isinstance(value, int) else None
+
+
+def quoted(value: Any, ex: Exchange, size: int = 300) -> str:
+    """What a finding quotes of a value the target sent: its repr, at most size characters, with the run's keys
+    hidden before the cut, since the first part of a key cut in two no longer looks like a key to any redaction."""
+    return shown_start(repr(value), size, ex.context.keys.secrets if ex.context.keys is not None else [])

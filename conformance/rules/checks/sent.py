@@ -19,7 +19,7 @@ from conformance.rules.checks._target import (
     status_doc,
 )
 from conformance.rules.checks.batch import ERRORS_SHOWN, FINAL_DOWNLOADS, coherent, download_counters, error_indexes
-from conformance.rules.registry import HELD, Finding, Judgement, as_int, judged, rule_check
+from conformance.rules.registry import HELD, Finding, Judgement, as_int, judged, quoted, rule_check
 
 CLOCK_SKEW_MS = 5 * 60 * 1000
 # How long after its 202 a new batch may still be missing from a read or from the list.
@@ -123,7 +123,7 @@ def status_errors_read_as_in_202(ex: Exchange) -> Judgement:
     for position, error in enumerate(shown):
         if not any(error == candidate for candidate in remaining):
             return judged(Finding(f"/errors/{position}", "the 202's errors, word for word and in its order",
-                                  repr(dict(error))[:300]))
+                                  quoted(dict(error), ex)))
     return HELD
 
 

@@ -9,7 +9,7 @@ from conformance.model.exchange import Exchange, SeriesEnd
 from conformance.rules.checks._target import status_doc
 from conformance.rules.checks.batch import DOWNLOAD_FIELDS, FINAL_DOWNLOADS
 from conformance.rules.checks.sent import COUNTS
-from conformance.rules.registry import HELD, Finding, Judgement, as_int, judged, rule_check
+from conformance.rules.registry import HELD, Finding, Judgement, as_int, judged, quoted, rule_check
 
 LIFECYCLE_RANK = {"LANDING": 0, "LANDED": 1, "PROCESSING": 2, "COMPLETE": 3, "FAILED": 3}
 ENDED = ("COMPLETE", "FAILED")
@@ -38,10 +38,10 @@ def status_never_moves_back(ex: Exchange) -> Judgement:
     return HELD
 
 
-def _changed(earlier: list[Mapping[str, Any]], doc: Mapping[str, Any], names: tuple[str, ...],
+def _changed(ex: Exchange, earlier: list[Mapping[str, Any]], doc: Mapping[str, Any], names: tuple[str, ...],
              *, both_present: bool) -> list[Finding]:
     first = earlier[0]
-    return [Finding(f"/{name}", f"{first.get(name)!r}, as on the first read", repr(doc.get(name))[:300])
+    return [Finding(f"/{name}", f"{first.get(name)!r}, as on the first read", quoted(doc.get(name), ex))
             for name in names
             if not (both_present and (name not in first or name not in doc)) and first.get(name) != doc.get(name)]
 
@@ -49,7 +49,7 @@ def _changed(earlier: list[Mapping[str, Any]], doc: Mapping[str, Any], names: tu
 @rule_check("EM-SERIES-002", on="exchange")
 def counts_never_change(ex: Exchange) -> Judgement:
     series = reads(ex)
-    return None if series is None else _changed(*series, COUNTS, both_present=False)
+    return None if series is None else _changed(ex, *series, COUNTS, both_present=False)
 
 
 @rule_check("EM-SERIES-003", on="exchange")
@@ -58,8 +58,8 @@ def identity_never_changes(ex: Exchange) -> Judgement:
     if series is None:
         return None
     # A server may fill source and type in late; once given, they stay.
-    return (_changed(*series, ("batchId", "createdAt"), both_present=False)
-            + _changed(*series, ("source", "type"), both_present=True))
+    return (_changed(ex, *series, ("batchId", "createdAt"), both_present=False)
+            + _changed(ex, *series, ("source", "type"), both_present=True))
 
 
 def _downloads(ex: Exchange) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
