@@ -120,16 +120,17 @@ class Mode:
     warm_up: bool
 
 
+def rewritten_bytecode_places() -> list[Path]:
+    """Where pytest's rewritten bytecode of what a suite run imports would lie: site-packages and the checkout."""
+    import schemathesis
+
+    return [Path(schemathesis.__file__).parent.parent, ROOT / "conformance", ROOT / "bench"]
+
+
 def rewritten_bytecode() -> list[Path]:
     """pytest's rewritten bytecode beside the sources a suite run imports: a run without bytecode would read it,
     which a user's fresh container does not have (pytest writes it only where bytecode may be written)."""
-    import schemathesis
-
-    places = [Path(schemathesis.__file__).parent.parent, ROOT / "conformance", ROOT / "bench"]
-    return [pyc for place in places for pyc in place.rglob("*-pytest-*.pyc")]
-
-
-REWRITTEN_PLACES = "site-packages, conformance/ and bench/"
+    return [pyc for place in rewritten_bytecode_places() for pyc in place.rglob("*-pytest-*.pyc")]
 
 
 def modes(which: str, base_env: dict[str, str], cache: str) -> list[Mode]:
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.bytecode != "with" and (stale := rewritten_bytecode()):
         sys.exit(f"{len(stale)} files of pytest's rewritten bytecode (e.g. {stale[0]}) would make the runs without "
                  f"bytecode faster than in a fresh container: delete every *-pytest-*.pyc under "
-                 f"{REWRITTEN_PLACES} (or measure --bytecode with)")
+                 f"{', '.join(map(str, rewritten_bytecode_places()))} (or measure --bytecode with)")
     failures = []
     with tempfile.TemporaryDirectory(prefix="evermuse-bench-pycache-") as cache:
         for mode in modes(args.bytecode, base_env, cache):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -164,7 +163,7 @@ class EvermuseRun:
             return
         # While the property tests may still run: what the campaign saw is checked now, not when the first
         # verdict is asked for. Only a head start: a check that fails here fails again, in the main thread.
-        with contextlib.suppress(Exception):
+        with suppress(Exception):
             self.evidence()
 
     def finish_campaign(self, progress: Callable[[str], None] = lambda line: None, every: float = 0.5) -> None:
