@@ -57,7 +57,9 @@ def test_suite_passes_against_the_simulator_whatever_the_seed(tmp_path: Path, se
 @pytest.mark.parametrize("fault", sorted(FAULTS), ids=lambda name: f"{FAULTS[name].rule}:{name}")
 def test_each_fault_fails_the_suite_by_its_rule(tmp_path: Path, fault: str) -> None:
     expected = FAULTS[fault]
-    strict = () if load_catalogue()[expected.rule].is_must else ("--strict",)
+    # A SHOULD fault fails only under --strict, where a generated request now and then draws the false alarm
+    # issue 19 is about (ST201 negative_data_rejection); one seed keeps the sweep about the fault alone.
+    strict = () if load_catalogue()[expected.rule].is_must else ("--strict", "--seed", "1")
     run = run_suite(tmp_path, "--simulator-fault", fault, *EMBEDDED, *strict)
     assert run.returncode == EXIT_FAILED, run.output[-3000:]
     assert expected.rule in run.failing_rules, run.output[-3000:]
