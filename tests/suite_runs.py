@@ -59,6 +59,14 @@ class SuiteRun:
         return found
 
     @property
+    def junit_properties(self) -> list[tuple[str, str]]:
+        """The properties of the JUnit test suite, where the plugin says how the run ended."""
+        if not self.junit:
+            return []
+        return [(p.get("name"), p.get("value")) for suite in ET.fromstring(self.junit).iter("testsuite")
+                for properties in suite.findall("properties") for p in properties.findall("property")]
+
+    @property
     def failing(self) -> list[str]:
         return [name for name, case in self.cases.items() if case.outcome == "failed"]
 
@@ -135,6 +143,45 @@ class Zygote:
         return line.decode()
 
 
+def _argv(tmp_path: Path, args: tuple[str, ...], suite: str = "conformance") -> list[str]:
+    return [str(ROOT / suite), "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "conformance.pytest.plugin",
+            "-c", str(ROOT / "pyproject.toml"), f"--junitxml={tmp_path / 'junit.xml'}", *args]
+
+
+def _finished(tmp_path: Path, returncode: int, output: str) -> SuiteRun:
+    junit_path = tmp_path / "junit.xml"
+    junit = junit_path.read_text() if junit_path.exists() else ""
+    workdir = tmp_path / "workdir"
+    return SuiteRun(returncode, output, junit, _cases(junit) if junit else {},
+                    sorted(path.name for path in workdir.iterdir()))
+
+
+class StartedSuite:
+    """pytest conformance in a process of its own, to be signalled while it runs: as a job runner cancels it."""
+
+    def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None):
+        self.tmp_path = tmp_path
+        (tmp_path / "workdir").mkdir(parents=True, exist_ok=True)
+        self.out = (tmp_path / "output.txt").open("wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "pytest", *_argv(tmp_path, args)],
+                                        cwd=tmp_path / "workdir", env={**_clean_environment(), **(env or {})},
+                                        stdout=self.out, stderr=subprocess.STDOUT)
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float = 120) -> SuiteRun:
+        try:
+            returncode = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        finally:
+            self.out.close()
+        return _finished(self.tmp_path, returncode, (self.tmp_path / "output.txt").read_text(errors="replace"))
+
+
 def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240,
               memory_limit: int | None = None, suite: str = "conformance") -> SuiteRun:
     """pytest conformance, with no EVERMUSE_* variable from the caller's environment unless given.
@@ -144,13 +191,11 @@ def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, tim
     what every run needs once.
     suite: another copy of the suite's test files to collect, with the project's plugin and settings.
     """
-    junit_path = tmp_path / "junit.xml"
     # The run's working directory is its own, as a user's would be: whatever the run leaves there is seen, and
     # nothing lands in the checkout.
     workdir = tmp_path / "workdir"
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [str(ROOT / suite), "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "conformance.pytest.plugin",
-            "-c", str(ROOT / "pyproject.toml"), f"--junitxml={junit_path}", *args]
+    argv = _argv(tmp_path, args, suite)
     environment = {**_clean_environment(), **(env or {})}
     if memory_limit is None:
         out = tmp_path / "output.txt"
@@ -161,9 +206,7 @@ def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, tim
                               capture_output=True, text=True, timeout=timeout,
                               preexec_fn=_memory_limit(memory_limit))
         returncode, output = done.returncode, done.stdout + done.stderr
-    junit = junit_path.read_text() if junit_path.exists() else ""
-    return SuiteRun(returncode, output, junit, _cases(junit) if junit else {},
-                    sorted(path.name for path in workdir.iterdir()))
+    return _finished(tmp_path, returncode, output)
 
 
 @contextmanager

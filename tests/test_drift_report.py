@@ -19,7 +19,8 @@ from conformance.report.drift.markdown import render
 from conformance.rules.catalogue import load_catalogue
 from conformance.rules.checker import Checked, check_observation
 from conformance.rules.expectations import NONE
-from conformance.rules.verdicts import judge
+from conformance.rules.outcome import Ending, decide, not_run
+from conformance.rules.verdicts import Outcome, Verdict, judge
 from tests.cases import iter_cases, to_exchange
 from tests.reference import published_document
 
@@ -41,6 +42,14 @@ def recorded() -> list[Checked]:
             for group, description in CASES]
 
 
+def outcome_of(verdicts: dict[str, Verdict], **ending: str) -> dict[str, Any]:
+    """How a run with these verdicts ended, as the plugin decides it: checked to the end unless told otherwise."""
+    broken = [v for v in verdicts.values() if v.outcome == Outcome.VIOLATED]
+    return decide(must=tuple(v.rule.id for v in broken if v.rule.is_must),
+                  should=tuple(v.rule.id for v in broken if not v.rule.is_must), failed=bool(broken), seconds=280,
+                  **ending).as_dict()
+
+
 def sample(history: dict[str, Any] | None = None, *, started_at: str = PROVENANCE["started_at"],
            evidence: list[Checked] | None = None) -> dict[str, Any]:
     evidence = recorded() if evidence is None else evidence
@@ -49,18 +58,21 @@ def sample(history: dict[str, Any] | None = None, *, started_at: str = PROVENANC
     published = report.published_part(str(GOLDEN / "published-small.yaml"), report.who_should_change(evidence))
     published["source"] = PROVENANCE["published_spec"]  # where the checkout lies is no part of the rendering
     built, _ = report.build(provenance={**PROVENANCE, "started_at": started_at}, live=live, published=published,
-                            history=history)
+                            history=history, outcome=outcome_of(verdicts))
     return built
 
 
-def nights(*evidence_per_night: list[Checked]) -> list[dict[str, Any]]:
-    """One report per night, each with the history of the nights before."""
+def nights(*evidence_per_night: list[Checked], endings: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """One report per night, each with the history of the nights before; endings: how a night (from 1) ended,
+    when it was not checked to the end (e.g. {2: {"interrupted": "interrupted by SIGTERM"}})."""
     history, reports = None, []
     for night, evidence in enumerate(evidence_per_night, start=1):
         verdicts = judge(evidence, load_catalogue(), NONE, dt.date(2026, 11, 28))
-        live, _ = report.live_part("checked", "", evidence, verdicts, {}, NONE)
+        outcome = outcome_of(verdicts, **(endings or {}).get(night, {}))
+        live, _ = report.live_part(outcome["ending"], outcome["reason"], evidence, verdicts, {}, NONE)
         built, history = report.build(provenance={**PROVENANCE, "started_at": f"2026-11-2{night}T03:17:00Z"},
-                                      live=live, published=report.published_part(None), history=history)
+                                      live=live, published=report.published_part(None), history=history,
+                                      outcome=outcome)
         reports.append(built)
     return reports
 
@@ -103,21 +115,71 @@ def test_history_keeps_only_the_last_runs() -> None:
     assert [run["started_at"][:10] for run in history["runs"]] == ["2026-11-23", "2026-11-24", "2026-11-25"]
 
 
-def test_the_page_opens_with_red_or_green_every_broken_rule_and_a_chart() -> None:
+def test_the_first_screen_gives_each_broken_must_rule_its_sentence_since_when_owner_and_curl() -> None:
     count, problem = recorded()
     third = nights([count], [count, problem], [count])[2]
     page = render(third)
-    first_screen = "\n".join(page.splitlines()[:40])
-    assert first_screen.count("**RED**") == 1
-    assert "MUST broken: `EM-COUNT-001`" in first_screen
-    assert "xychart-beta" in first_screen and "line [1, 2, 1]" in first_screen
+    assert page.splitlines()[0] == "# RED: 1 MUST and 0 SHOULD rules broken"
+    first_screen = "\n".join(page.splitlines()[:12])
+    assert "- **EM-COUNT-001** (MUST) acceptedCount, rejectedCount and totalErrorCount are integers" in first_screen
+    assert "since 2026-11-21 · who should change: the API · 1 finding, at" in first_screen
+    assert "curl -X GET -H 'x-api-key: [redacted]'" in first_screen
+    # The counts of the first screen are those of the Part table.
+    second = render(nights([count], [count, problem])[1])
+    assert "8 new in this run (5 findings of rules, 3 undocumented answers)" in second
+    assert "| Live API vs contract | checked; 2 rules broken, 0 held, 0 accepted, 0 not exercised | 8 | 1 | 0 | 0 |" \
+        in second
+    assert "xychart-beta" in page and "line [1, 2, 1]" in page
     assert "## Resolved since the last run" in page
+
+
+def test_a_single_run_draws_no_chart_and_the_documents_come_after_the_broken_rules() -> None:
+    page = render(sample())
+    assert "mermaid" not in page
+    assert page.index("<details><summary>EM-HTTP-003") < page.index("## Published document vs contract")
+
+
+def test_a_night_not_checked_to_the_end_neither_resolves_nor_flakes_a_finding() -> None:
+    count, problem = recorded()
+    endings = {2: {"interrupted": "interrupted by SIGTERM"}, 3: {"not_checked": "could not reach the target"}}
+    first, second, third, fourth = nights([count, problem], [count], [], [count, problem], endings=endings)
+    assert second["outcome"]["headline"].startswith("INTERRUPTED after 280 s: 1 MUST and 0 SHOULD rules broken so far")
+    assert second["trend"]["resolved"] == [] and third["trend"]["resolved"] == []
+    states = {f["rule"]: (f["state"], f["first_seen"], f["seen_in"], f["of_runs"]) for f in fourth["live"]["findings"]}
+    assert states["EM-HTTP-003"] == ("persisting", "2026-11-21", 2, 2)
+    assert states["EM-COUNT-001"] == ("persisting", "2026-11-21", 2, 2)
+    assert [(run["status"], run["counts"]) for run in fourth["history"]] == [
+        ("checked", True), ("interrupted", False), ("not checked", False), ("checked", True)]
+    page = render(fourth)
+    assert "Runs not checked to the end, left out of the trend: 2." in page and "line [2, 2]" in page
+    for night in (first, second, third, fourth):
+        jsonschema.Draft202012Validator(SCHEMA).validate(night)
+
+
+def test_every_ending_heads_the_page_with_its_verdict() -> None:
+    verdicts = judge(recorded(), load_catalogue(), NONE, dt.date(2026, 11, 28))
+    heads = {ending: outcome_of(verdicts, **{ending: "why"})["headline"]
+             for ending in ("internal_error", "interrupted", "not_checked", "stopped_by_bounds", "narrowed")}
+    assert heads == {
+        "internal_error": "INTERNAL ERROR after 280 s: 2 MUST and 0 SHOULD rules broken so far; not a clean run (why)",
+        "interrupted": "INTERRUPTED after 280 s: 2 MUST and 0 SHOULD rules broken so far; not a clean run (why)",
+        "not_checked": "NOT CHECKED after 280 s: 2 MUST and 0 SHOULD rules broken so far; not a clean run (why)",
+        "stopped_by_bounds": "PARTIAL after 280 s: 2 MUST and 0 SHOULD rules broken in what was checked; not a clean "
+                             "run (why)",
+        "narrowed": "PARTIAL after 280 s: 2 MUST and 0 SHOULD rules broken in what was checked; not a clean run (why)",
+    }
+    assert outcome_of(verdicts)["headline"] == "RED: 2 MUST and 0 SHOULD rules broken"
+    assert outcome_of({})["verdict"] == "GREEN" and outcome_of({})["exit_status"] == 0
+    assert [outcome_of({}, **{ending: "why"})["exit_status"] for ending in heads] == [3, 2, 6, 6, 0]
+    assert [outcome_of(verdicts, **{ending: "why"})["exit_status"] for ending in heads] == [3, 2, 6, 1, 1]
+    assert Ending.CHECKED.value == "checked"
 
 
 def test_unavailable_published_document_leaves_the_rest_of_the_report() -> None:
     live, _ = report.live_part("not run", "no run", [], {}, {}, NONE)
     missing = report.published_part("/nonexistent/spec.yaml")
-    built, _ = report.build(provenance=dict(PROVENANCE), live=live, published=missing)
+    built, _ = report.build(provenance=dict(PROVENANCE), live=live, published=missing,
+                            outcome=not_run("no run").as_dict())
     assert built["published"]["status"] == "unavailable"
     assert "could not read /nonexistent/spec.yaml" in built["published"]["error"]
     jsonschema.Draft202012Validator(SCHEMA).validate(built)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from conformance.activities.probes import PROBES, WHY_NOT, Facts, Need
+from conformance.activities.plan import WHOLE, Plan
+from conformance.activities.probes import WHY_NOT, Facts, Need
 from conformance.activities.recorder import Recorder
 from conformance.activities.scenarios import Identity, Scenario, build_scenarios
 from conformance.client.bounded import UNREACHABLE, ApiClient, RunLimitReached, TargetSilent
@@ -72,8 +73,9 @@ def terminal_or_none(answer: Exchange) -> SeriesEnd | None:
 
 class Campaign:
     def __init__(self, settings: RunSettings, client: ApiClient, recorder: Recorder, *,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, plan: Plan = WHOLE):
         self.settings = settings
+        self.plan = plan
         self.client = client
         self.recorder = recorder
         self.clock = clock
@@ -160,13 +162,13 @@ class Campaign:
         if self.stopped is None:
             self.phase = "probes"
             self._guarded(self.probe_all)
-        if self.stopped is None:
+        if self.stopped is None and self.plan.reads_to_the_end:
             self.phase = "waiting for batches"
             self._guarded(self.poll_adopted if self.settings.read_only else self.poll_all)
 
     def walk(self) -> None:
         """The list, walked once the batches have ended and nothing else of the run is sending."""
-        if self.stopped is None and not self.settings.read_only:
+        if self.stopped is None and not self.settings.read_only and self.plan.walks_the_list:
             self.phase = "walking the list"
             self._guarded(self.walk_list)
         self.phase = "done"
@@ -221,7 +223,7 @@ class Campaign:
     # --- seeding and polling ------------------------------------------------------------------
     def seed_all(self) -> None:
         # A refused batch is a finding (EM-INGEST-006, EM-HTTP-008), not a reason to stop: the probes still run.
-        scenarios = build_scenarios(self.identity, self.settings.attachment_url)
+        scenarios = build_scenarios(self.identity, self.settings.attachment_url)[:self.plan.seeds]
         self.to_seed = len(scenarios)
         for number, scenario in enumerate(scenarios, start=1):
             seeded = self.seed(scenario)
@@ -414,14 +416,15 @@ class Campaign:
     def requests_ahead(self) -> int:
         """The fewest requests the rest of the campaign will send: its probes, the batches' last reads, the list."""
         facts = self.facts()
-        probes = sum(len(probe.steps(facts)) for probe in PROBES
+        probes = sum(len(probe.steps(facts)) for probe in self.plan.probes()
                      if all(self.meets(need, facts) for need in probe.needs))
         if self.settings.read_only:
-            return probes + ADOPTED_READS * len(self.adopted)
-        return probes + (1 + READS_AFTER_END) * len(self.seeded) + 2
+            return probes + ADOPTED_READS * len(self.adopted) * self.plan.reads_to_the_end
+        return probes + (1 + READS_AFTER_END) * len(self.seeded) * self.plan.reads_to_the_end \
+            + 2 * self.plan.walks_the_list
 
     def probe_all(self) -> None:
-        for probe in PROBES:
+        for probe in self.plan.probes():
             facts = self.facts()  # each probe knows what the ones before it saw
             missing = [need for need in probe.needs if not self.meets(need, facts)]
             if missing:

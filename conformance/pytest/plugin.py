@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
+import traceback
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +19,16 @@ leave_libraries_unrewritten()
 import pytest  # noqa: E402
 from schemathesis.core.failures import Failure, FailureGroup  # noqa: E402
 
+from conformance.activities.plan import WHOLE, Plan  # noqa: E402
 from conformance.pytest import hypothesis_home, st_checks  # noqa: E402
 from conformance.pytest.progress import Progress  # noqa: E402
 from conformance.pytest.progress import for_pytest as progress_for  # noqa: E402
-from conformance.pytest.session import EXIT_NOT_CHECKED, CouldNotCheck, EvermuseRun, failure_text  # noqa: E402
+from conformance.pytest.session import CouldNotCheck, EvermuseRun, failure_text  # noqa: E402
 from conformance.report.redact import RedactingLogRecords, redact  # noqa: E402
+from conformance.rules import outcome as run_outcome  # noqa: E402
+from conformance.rules.catalogue import load_catalogue  # noqa: E402
 from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations  # noqa: E402
+from conformance.rules.outcome import EXIT_INTERNAL_ERROR, EXIT_NOT_CHECKED, RunOutcome  # noqa: E402
 from conformance.rules.verdicts import Outcome, count  # noqa: E402
 from conformance.settings.options import SETTINGS, RunSettings, SettingsError, resolve  # noqa: E402
 
@@ -36,7 +43,25 @@ _HISTORY = pytest.StashKey[dict[str, Any]]()
 _SEEDED = pytest.StashKey[bool]()
 _PROGRESS = pytest.StashKey[Progress]()
 _SCRATCH = pytest.StashKey[str]()
+_SELECTION = pytest.StashKey["Selection"]()
+_DESELECTED = pytest.StashKey[int]()
+_OUTCOME = pytest.StashKey[RunOutcome]()
+_SIGTERM = pytest.StashKey[Any]()
 _LOG_RECORDS = RedactingLogRecords()
+# The statuses after which pytest writes the terminal summary; after the others the plugin writes its own part.
+SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
+                    pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+# The signal that interrupted the run, when it was not Ctrl-C: set by the handler, read once at the end.
+_signalled: list[str] = []
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What of the suite this session runs: all of it, some of it (and what the campaign sends for that), none."""
+    plan: Plan
+    # Why the run is partial: which tests were selected, and how; None when every test was.
+    narrowed: str | None
+    tests: int
 
 
 class ShouldViolation(UserWarning):
@@ -96,9 +121,17 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "and writes one report; run it without -n (pytest-xdist's workers)")
     st_checks.register_all()
     _LOG_RECORDS.install()
+    if _collects_the_suite(config):
+        # A job runner's cancel or timeout (SIGTERM) ends the run as Ctrl-C does: with a report that says so.
+        config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
     if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         # The suite's run leaves nothing behind in .hypothesis/, and nothing one run saved steers the next.
         config.stash[_SCRATCH] = hypothesis_home.enter()
+
+
+def _interrupted_by_sigterm(signum: int, frame: Any) -> None:
+    _signalled.append("SIGTERM")
+    raise KeyboardInterrupt("SIGTERM")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -131,24 +164,90 @@ def _collects_the_suite(config: pytest.Config) -> bool:
     return False
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Launch the run before collection: the batches are seeded and their lifecycle runs while pytest collects
-    and schemathesis builds its tests. Not for a listing."""
-    config = session.config
-    if config.option.collectonly or not _collects_the_suite(config):
-        return
+def _whole_by_its_arguments(config: pytest.Config) -> bool:
+    """Whether the command line asks for every test of the suite: no -k, -m, --lf, --sw or --deselect, and no
+    argument that names a part of the suite."""
+    option = config.option
+    if option.keyword or option.markexpr or any(getattr(option, name, None) for name in ("lf", "stepwise",
+                                                                                         "deselect")):
+        return False
+    suite = SUITE_DIR.resolve()
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if "::" in arg or suite in path.parents:
+            return False
+    return True
+
+
+def _launch(config: pytest.Config, plan: Plan) -> None:
     try:
         settings = settings_for(config)
     except SettingsError:
         return  # reported as a usage error once collection ends
-    run = config.stash[_LAUNCHED] = EvermuseRun(settings, expectations=config.stash[_EXPECTATIONS])
+    run = config.stash[_LAUNCHED] = EvermuseRun(settings, expectations=config.stash[_EXPECTATIONS], plan=plan)
     run.launch()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Launch the whole run before collection when the command line asks for the whole suite: the batches are
+    seeded and their lifecycle runs while pytest collects and schemathesis builds its tests. A selection waits
+    for collection to know what its tests need. Not for a listing."""
+    config = session.config
+    if not config.option.collectonly and _collects_the_suite(config) and _whole_by_its_arguments(config):
+        _launch(config, WHOLE)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    suite = [item for item in items if item.get_closest_marker(SUITE_MARK)]
+    if suite:
+        config = suite[0].config
+        config.stash[_DESELECTED] = config.stash.get(_DESELECTED, 0) + len(suite)
+
+
+def _selection(config: pytest.Config, items: list[pytest.Item]) -> Selection:
+    """What the session selected of the suite, and the plan of what to send for it."""
+    rules = frozenset(item.callspec.params["rule_id"] for item in items
+                      if not item.get_closest_marker("property_test") and hasattr(item, "callspec"))
+    properties = sum(1 for item in items if item.get_closest_marker("property_test"))
+    catalogue = load_catalogue().ids
+    if not config.stash.get(_DESELECTED, 0) and rules == set(catalogue) and properties \
+            and not any("::" in arg for arg in config.args):
+        return Selection(WHOLE, None, len(items))
+    how = [f"-k {config.option.keyword!r}" if config.option.keyword else "",
+           f"-m {config.option.markexpr!r}" if config.option.markexpr else "",
+           "--lf" if getattr(config.option, "lf", False) else "",
+           "--sw" if getattr(config.option, "stepwise", False) else "",
+           "--deselect" if getattr(config.option, "deselect", None) else "",
+           "a part of the suite named" if any("::" in arg or SUITE_DIR.resolve() in
+                                                (config.invocation_params.dir / arg.split("::")[0]).resolve().parents
+                                                for arg in config.args) else ""]
+    narrowed = (f"{len(rules)} of {len(catalogue)} rules' tests and {properties} property tests selected"
+                f" by {', '.join(h for h in how if h) or 'a plugin'}")
+    return Selection(Plan(rules, property_tests=bool(properties)), narrowed, len(items))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the selection is known: what of the suite runs, and the run launched for it if it was not yet."""
+    config = session.config
+    if config.option.collectonly or not _collects_the_suite(config):
+        return
+    suite = [item for item in session.items if item.get_closest_marker(SUITE_MARK)]
+    selection = config.stash[_SELECTION] = _selection(config, suite)
+    if suite and _LAUNCHED not in config.stash:
+        _launch(config, selection.plan)
+
+
+def _run_of(config: pytest.Config) -> EvermuseRun | None:
+    """The session's run: the one its tests use, or the one launched for them if no test got to use it."""
+    return config.stash.get(_RUN, None) or config.stash.get(_LAUNCHED, None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     launched = config.stash.get(_LAUNCHED, None)
     if launched is not None and config.stash.get(_RUN, None) is not launched:
         launched.stop()  # launched while collecting, but no test of the suite was run
+    if _SIGTERM in config.stash:
+        signal.signal(signal.SIGTERM, config.stash[_SIGTERM] or signal.SIG_DFL)
     _LOG_RECORDS.uninstall()
     if _SCRATCH in config.stash:
         hypothesis_home.leave(config.stash[_SCRATCH])
@@ -217,12 +316,20 @@ def pytest_report_collectionfinish(config: pytest.Config, start_path: Any, items
     return ["evermuse-conformance settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
 
 
-def _could_not_check(run: EvermuseRun, exc: BaseException) -> None:
+def _ended_by(run: EvermuseRun, exc: BaseException) -> None:
+    """End the run on what stopped its campaign: a target it cannot check (6), or a bug of ours (3)."""
     if isinstance(exc, CouldNotCheck):
         run.not_checked = str(exc)
-    else:  # whatever a target made the run trip on, it ends with a sentence, not a traceback
-        run.not_checked = f"the run could not go on ({type(exc).__name__}: {redact(str(exc))[:300]})"
-    pytest.exit(f"evermuse: could not check the target: {run.not_checked}.", returncode=EXIT_NOT_CHECKED)
+        pytest.exit(f"evermuse: could not check the target: {run.not_checked}.", returncode=EXIT_NOT_CHECKED)
+    # What a target sends is judged, never trusted: an exception here is the suite's bug, not the target's.
+    run.internal_error = run.internal_error or "".join(traceback.format_exception(exc))
+    _end_on_our_bug(run)
+
+
+def _end_on_our_bug(run: EvermuseRun) -> None:
+    if run.internal_error is not None:
+        pytest.exit("evermuse: internal error: a bug of the suite, not of the target; its traceback is in the "
+                    "evermuse-conformance section", returncode=EXIT_INTERNAL_ERROR)
 
 
 @pytest.fixture(scope="session")
@@ -241,7 +348,7 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
         run.share_for_property_tests(config.stash.get(_PROPERTY_ITEMS, []))
         run.on_generated = lambda: progress.aside(run.property_progress_line())
     except Exception as exc:
-        _could_not_check(run, exc)
+        _ended_by(run, exc)
     finally:
         progress.done()
     return run
@@ -254,7 +361,7 @@ def finished_run(evermuse_run: EvermuseRun, request: pytest.FixtureRequest) -> E
     try:
         evermuse_run.finish_campaign(progress.update)
     except Exception as exc:
-        _could_not_check(evermuse_run, exc)
+        _ended_by(evermuse_run, exc)
     finally:
         progress.done()
     return evermuse_run
@@ -262,7 +369,12 @@ def finished_run(evermuse_run: EvermuseRun, request: pytest.FixtureRequest) -> E
 
 def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
     """Pass, fail, warn or skip one rule's test from its verdict."""
-    verdict = run.verdicts()[rule_id]
+    _end_on_our_bug(run)  # met by a property test or the campaign's checks
+    try:
+        verdict = run.verdicts()[rule_id]
+    except Exception:
+        _end_on_our_bug(run)
+        raise
     record_property("rule", rule_id)
     record_property("level", verdict.rule.level)
     record_property("outcome", verdict.outcome.value)
@@ -366,37 +478,134 @@ def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], rep
         report.longrepr = redact(str(report.longrepr))
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = _run_of(item.config)
+    if run is not None and item.get_closest_marker(SUITE_MARK):
+        _end_on_our_bug(run)  # met by an earlier test: nothing after it can be trusted
+
+
+def _interruption(session: pytest.Session, exitstatus: int) -> str | None:
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        return None
+    return "interrupted by SIGTERM" if "SIGTERM" in _signalled else "interrupted by Ctrl-C (SIGINT)"
+
+
+def _stopped_early(session: pytest.Session) -> str | None:
+    """Why pytest stopped before the last selected test (-x, --maxfail), if it did."""
+    reason = session.shouldfail or session.shouldstop
+    return f"pytest stopped before the last test: {reason}" if reason else None
+
+
+def _outcome(session: pytest.Session, run: EvermuseRun, exitstatus: int) -> tuple[RunOutcome, dict[str, Any]]:
+    """The run's outcome, decided once, and the verdicts of the rules it selected."""
+    run.finished = run.finished or time.time()
+    verdicts = run.verdicts_so_far()
+    selection = session.config.stash.get(_SELECTION, None)
+    narrowed = selection.narrowed if selection is not None else None
+    if selection is not None and selection.plan.rules is not None:
+        verdicts = {rule: verdict for rule, verdict in verdicts.items() if rule in selection.plan.rules}
+    broken = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
+    failed = session.testsfailed > 0 or exitstatus == pytest.ExitCode.TESTS_FAILED
+    internal = None
+    if run.internal_error:
+        last = [line for line in run.internal_error.splitlines() if line.strip()][-1]
+        internal = f"a bug of the suite, not of the target: {last.strip()}; the traceback is in the console"
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        internal = "pytest ended with an internal error; its traceback is in the console"
+    interrupted = _interruption(session, exitstatus)
+    not_checked = run.not_checked
+    if not_checked is None and not failed and not interrupted and not internal:
+        # Nothing failed, but a run that never got to do its work has checked nothing: it is not green.
+        not_checked = run.could_not_check()
+    outcome = run_outcome.decide(
+        must=tuple(v.rule.id for v in broken if v.rule.is_must),
+        should=tuple(v.rule.id for v in broken if not v.rule.is_must), failed=failed,
+        seconds=run.finished - run.started, internal_error=internal, interrupted=interrupted,
+        not_checked=not_checked, stopped_by_bounds=run.stopped_by_bounds(),
+        narrowed=" and ".join(filter(None, [narrowed, _stopped_early(session)])) or None)
+    return outcome, verdicts
+
+
+def _junit_properties(config: pytest.Config, outcome: RunOutcome) -> None:
+    """The outcome as properties of the JUnit test suite, for a CI that reads only the XML."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pytest moved it; the other outputs still say how the run ended
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.add_global_property("evermuse_outcome", outcome.verdict)
+        xml.add_global_property("evermuse_ending", outcome.ending.value)
+        xml.add_global_property("evermuse_headline", redact(outcome.headline))
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    run = session.config.stash.get(_RUN, None)
+    config = session.config
+    run = _run_of(config)
+    selection = config.stash.get(_SELECTION, None)
     if run is None:
+        if selection is not None and not selection.tests and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+            _write_not_run(config, "the selection chose no test of the suite, so nothing was sent")
         return
-    if run.not_checked is None and exitstatus == pytest.ExitCode.OK:
-        # Nothing failed, but a run that never got to do its work has checked nothing: it is not green.
-        run.not_checked = run.could_not_check()
-        if run.not_checked is not None:
-            session.exitstatus = EXIT_NOT_CHECKED
-    if not run.settings.drift_report:
+    if exitstatus == pytest.ExitCode.USAGE_ERROR:
         return
-    from conformance.report.drift.history import save_history
-    from conformance.report.drift.report import write
+    outcome, verdicts = _outcome(session, run, exitstatus)
+    config.stash[_OUTCOME] = outcome
+    session.exitstatus = outcome.exit_status
+    _junit_properties(config, outcome)
+    if run.settings.drift_report:
+        from conformance.report.drift.history import save_history
+        from conformance.report.drift.report import write
 
-    run.finished = run.finished or time.time()
-    report, bodies, history = run.drift_report(session.config.stash.get(_HISTORY, None))
-    paths = write(report, Path(run.settings.drift_report), bodies)
-    if run.settings.drift_history:
-        save_history(history, Path(run.settings.drift_history))
-    run.written = [str(path) for path in paths[:3]]
+        report, bodies, history = run.drift_report(config.stash.get(_HISTORY, None), outcome, verdicts)
+        paths = write(report, Path(run.settings.drift_report), bodies)
+        if run.settings.drift_history:
+            save_history(history, Path(run.settings.drift_history))
+        run.written = [str(path) for path in paths[:3]]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and outcome.exit_status not in SUMMARY_STATUSES:
+        reporter.ensure_newline()
+        _summary(reporter, config)  # pytest writes no terminal summary for a run that ends with this status
+
+
+def _write_not_run(config: pytest.Config, reason: str) -> None:
+    """A report that says no run happened, for a session whose selection left nothing of the suite to run."""
+    try:
+        settings = settings_for(config)
+    except SettingsError:
+        return
+    if not settings.drift_report:
+        return
+    from conformance.report.drift.report import not_run_report, write
+
+    outcome = run_outcome.not_run(reason)
+    config.stash[_OUTCOME] = outcome
+    _junit_properties(config, outcome)
+    target = settings.base_url or "embedded reference simulator"
+    write(not_run_report(target, reason, outcome.as_dict()), Path(settings.drift_report))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    run = config.stash.get(_RUN, None)
-    if run is None:
+    _summary(terminalreporter, config)
+
+
+def _summary(terminalreporter: Any, config: pytest.Config) -> None:
+    run, outcome = _run_of(config), config.stash.get(_OUTCOME, None)
+    if outcome is not None and run is None:
+        terminalreporter.section("evermuse-conformance")
+        terminalreporter.write_line(outcome.headline, yellow=True, bold=True)
+    if run is None or outcome is None:
         return
-    verdicts = run.verdicts()
+    verdicts = run.verdicts_so_far()
+    selection = config.stash.get(_SELECTION, None)
+    if selection is not None and selection.plan.rules is not None:
+        verdicts = {rule: verdict for rule, verdict in verdicts.items() if rule in selection.plan.rules}
     counts = count(verdicts)
     violated = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
     terminalreporter.section("evermuse-conformance")
+    terminalreporter.write_line(redact(outcome.headline), green=outcome.verdict == "GREEN",
+                                red=outcome.verdict != "GREEN", bold=True)
     must = sum(1 for v in violated if v.rule.is_must)
     accepted = f", {counts[Outcome.ACCEPTED]} accepted as known deviations" if counts[Outcome.ACCEPTED] else ""
     terminalreporter.write_line(
@@ -414,7 +623,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                                 f"{time.time() - run.started:.0f} s of {run.settings.max_duration:g} s")
     if run.stopped:
         terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")
-    if run.not_checked:
-        terminalreporter.write_line(f"could not check the target: {redact(run.not_checked)}.", red=True, bold=True)
+    if outcome.ending == run_outcome.Ending.NOT_CHECKED:
+        terminalreporter.write_line(f"could not check the target: {redact(outcome.reason)}.", red=True, bold=True)
+    if outcome.ending == run_outcome.Ending.INTERNAL_ERROR and run.internal_error:
+        terminalreporter.write_line("internal error: a bug of the suite, not of the target. Please report it with "
+                                    "this traceback:", red=True, bold=True)
+        terminalreporter.write_line(redact(run.internal_error))
     for path in run.written:
         terminalreporter.write_line(f"drift report: {path}")

@@ -6,14 +6,16 @@ import dataclasses
 import datetime as dt
 import threading
 import time
+import traceback
 from collections import Counter
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from conformance.activities.campaign import Campaign, CouldNotCheck
+from conformance.activities.plan import WHOLE, Plan
 from conformance.activities.recorder import Recorder
 from conformance.client.bounded import ApiClient, Budget, RunClock
 from conformance.client.requests_bridge import BoundedSession
@@ -24,11 +26,9 @@ from conformance.rules.catalogue import load_catalogue
 from conformance.rules.checker import Checked, check_observation
 from conformance.rules.contract import load_contract
 from conformance.rules.expectations import NONE, Expectations
+from conformance.rules.outcome import EXIT_NOT_CHECKED, RunOutcome
 from conformance.rules.verdicts import Outcome, Verdict, count, judge
 from conformance.settings.options import RunSettings
-
-# pytest uses 0 to 5; a target that could not be checked at all gets a status of its own.
-EXIT_NOT_CHECKED = 6
 SHOWN_PER_RULE = 3
 # The property tests' part of the budget: with the default 400, 100 requests, as many as the campaign needs.
 PROPERTY_SHARE = 0.25
@@ -54,11 +54,15 @@ def failure_text(verdict: Verdict, evidence_dir: str = "evidence") -> str:
 class EvermuseRun:
     """Starts the target when it is the embedded simulator, runs the campaign, and judges what it saw."""
 
-    def __init__(self, settings: RunSettings, *, expectations: Expectations = NONE, today: dt.date | None = None):
+    def __init__(self, settings: RunSettings, *, expectations: Expectations = NONE, today: dt.date | None = None,
+                 plan: Plan = WHOLE):
         self.settings = settings
+        self.plan = plan
         self.expectations = expectations
         self.today = today or dt.date.today()
         self.not_checked: str | None = None
+        # A bug of the suite met while checking: the traceback, redacted when shown.
+        self.internal_error: str | None = None
         self.written: list[str] = []
         self.recorder = Recorder()
         self.budget = Budget(settings.max_requests)
@@ -112,7 +116,7 @@ class EvermuseRun:
         self.client = ApiClient(self.base_url, self.settings.keys, budget=self.budget,
                                 timeout=self.settings.request_timeout, clock=self.clock)
         self.bridge = BoundedSession(self.client, self.record_generated, self.failing_verdicts_of, self.series_lock)
-        self.campaign = Campaign(self.settings, self.client, self.recorder)
+        self.campaign = Campaign(self.settings, self.client, self.recorder, plan=self.plan)
 
     def launch(self) -> None:
         """start and begin_campaign in the background, so that the target's lifecycle runs while pytest collects."""
@@ -247,12 +251,14 @@ class EvermuseRun:
 
     def could_not_check(self) -> str | None:
         """Why the run, though the target answered, could not do its work: no request that sends records, or
-        no read of a batch, got an answer the docs describe other than 429; or its own bounds stopped it."""
+        no read of a batch, got an answer the docs describe other than 429."""
         contract = load_contract()
         uses = {"sends records": ("ingestRecords", "POST"), "reads one of its batches": ("getBatchStatus", "GET")}
         own = set(self.campaign.own_batch_ids) if self.campaign else set()
         if self.settings.read_only:
             del uses["sends records"]
+        if self.plan.seeds == 0:  # the selected tests needed no batch: nothing was sent to make one
+            uses.clear()
         for purpose, (operation_id, method) in uses.items():
             answers = []
             for observation in self.recorder.observations:
@@ -269,7 +275,10 @@ class EvermuseRun:
                 got = ", ".join(f"{status} x{n}" for status, n in seen.most_common()) or "none was sent"
                 return (f"no request of the run that {purpose} got an answer the docs describe, other than 429 "
                         f"({method} answers: {got})")
-        # Checked after the answers: a target that throttles everything is the cause, the spent budget its effect.
+        return None
+
+    def stopped_by_bounds(self) -> str | None:
+        """Why the run's own bounds stopped it before its campaign was done, naming the settings to raise."""
         if self.campaign is not None and self.campaign.stopped_by_limit:
             return (f"the run stopped before it was done: {self.campaign.stopped}; raise --max-requests "
                     f"({self.settings.max_requests}) or --max-duration ({self.settings.max_duration:g} s)")
@@ -283,7 +292,8 @@ class EvermuseRun:
             with self._lock:
                 done = len(self._checked)
             # Checked outside self._lock: a property test's check (failing_verdicts_of) need not wait for it.
-            checked = [self._checked_once(observation) for observation in observations[done:]]
+            with self.ours():
+                checked = [self._checked_once(observation) for observation in observations[done:]]
             with self._lock:
                 self._checked += checked
                 return list(self._checked)
@@ -301,13 +311,27 @@ class EvermuseRun:
         evidence = self.evidence()
         with self._lock:
             if self._verdicts is None or self._verdicts[0] != len(evidence):
-                self._verdicts = (len(evidence), judge(evidence, load_catalogue(), self.expectations, self.today,
-                                                       skipped=self.recorder.skipped, stopped=self.stopped))
+                with self.ours():
+                    judged = judge(evidence, load_catalogue(), self.expectations, self.today,
+                                   skipped=self.recorder.skipped, stopped=self.stopped)
+                self._verdicts = (len(evidence), judged)
             return self._verdicts[1]
+
+    def verdicts_so_far(self) -> dict[str, Verdict]:
+        """The verdicts, or after a bug of ours in a check, those of what was checked before it."""
+        try:
+            return self.verdicts()
+        except Exception:
+            try:
+                return judge(list(self._checked), load_catalogue(), self.expectations, self.today,
+                             skipped=self.recorder.skipped, stopped=self.stopped)
+            except Exception:
+                return {}
 
     def failing_verdicts_of(self, exchange: Exchange) -> list[Verdict]:
         """The verdicts one exchange alone earns that fail the run: what a schemathesis check raises."""
-        checked = check_observation(Observation(f"property test {self.property_label}", exchange))
+        with self.ours():
+            checked = check_observation(Observation(f"property test {self.property_label}", exchange))
         with self._lock:
             # Kept by identity until evidence() reaches the exchange; the entry holds the exchange, so the id
             # cannot be reused meanwhile.
@@ -315,17 +339,25 @@ class EvermuseRun:
         verdicts = judge([checked], load_catalogue(), self.expectations, self.today, whole_run=False)
         return [v for v in verdicts.values() if v.fails(self.settings.strict)]
 
-    def drift_report(self, history: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]:
+    @contextmanager
+    def ours(self) -> Iterator[None]:
+        """Code of the suite judging what the target said: what it raises is a bug of ours, never the target's."""
+        try:
+            yield
+        except Exception:
+            self.internal_error = self.internal_error or traceback.format_exc()
+            raise
+
+    def drift_report(self, history: dict[str, Any] | None, outcome: RunOutcome,
+                     verdicts: dict[str, Verdict]) -> tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]:
         """The report, the request bodies its curl lines name, and the history with this run added."""
         from conformance.report.drift import live as drift_live
         from conformance.report.drift import report
 
-        verdicts = self.verdicts()
         outcomes = {outcome.value: n for outcome, n in count(verdicts).items()}
-        evidence = self.evidence()
-        status = "not checked" if self.not_checked else "checked"
-        live, bodies = report.live_part(status, self.not_checked or self.stopped or "", evidence, verdicts, outcomes,
-                                        self.expectations)
+        evidence = self.evidence() if self.internal_error is None else list(self._checked)
+        live, bodies = report.live_part(outcome.ending.value, outcome.reason or self.stopped or "", evidence, verdicts,
+                                        outcomes, self.expectations)
         target = self.settings.base_url or "embedded reference simulator"
         observations = [checked.observation for checked in evidence]
         origin = report.provenance(target=target, started=self.started, finished=self.finished or time.time(),
@@ -335,7 +367,7 @@ class EvermuseRun:
         published = report.published_part(self.settings.published_spec, report.who_should_change(evidence))
         built, updated = report.build(provenance=origin, live=live, published=published,
                                       expectations=self.expectations, history=history,
-                                      keep=self.settings.drift_history_runs)
+                                      keep=self.settings.drift_history_runs, outcome=outcome.as_dict())
         return built, bodies, updated
 
     # --- the property tests' share of the budget ----------------------------------------------

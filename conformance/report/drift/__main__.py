@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conformance.report.drift import report
 from conformance.report.drift.published import DEFAULT_PUBLISHED_SPEC
+from conformance.rules.outcome import not_run
 
 EXIT_USAGE = 2
 
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     published = report.published_part(args.published_spec)
     origin = report.provenance(target="none: spec comparison only", started=started, finished=time.time(), seed=None,
                                requests=0, server_version=None, published_source=args.published_spec)
-    built, _ = report.build(provenance=origin, live=live, published=published, history=baseline)
+    outcome = not_run("spec comparison only: no request went to any API").as_dict()
+    built, _ = report.build(provenance=origin, live=live, published=published, history=baseline, outcome=outcome)
     try:
         json_path, md_path, *_ = report.write(built, Path(args.out))
     except OSError as exc:

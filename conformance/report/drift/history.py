@@ -1,14 +1,18 @@
 """The drift history: the last N runs, with what each saw, so a finding can say since when and how often.
 
-history.json holds, per run, its date, whether it checked the target, how many MUST and SHOULD rules it found
-broken, and the fingerprints of its findings. A finding's state in the newest run follows from it: new (seen
-for the first time), persisting (seen in every run since it first appeared), flaky (it came and went), and
-resolved (seen in the run before, not in this one).
+history.json holds, per run, its date, how it ended, how many MUST and SHOULD rules it found broken, and the
+fingerprints of its findings. A finding's state in the newest run follows from the runs checked to the end:
+new (seen for the first time), persisting (seen in every checked run since it first appeared), flaky (it came
+and went), and resolved (seen in the last checked run, not in this one). A run that was not checked to the end
+(interrupted, partial, not checked, a bug of ours) is kept with its outcome, but it neither resolves nor flakes a
+finding: an outage night leaves "since when" as it was.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +63,7 @@ def record_run(history: dict[str, Any], report: dict[str, Any], items: Iterable[
         "id": (runs[-1]["id"] + 1) if runs else 1,
         "started_at": report["provenance"]["started_at"],
         "status": report["live"]["status"],
+        "counts": bool(report["outcome"]["counts_in_history"]),
         "must": sum(v["outcome"] in ("violated", "expired") and v["level"] == "MUST" for v in verdicts),
         "should": sum(v["outcome"] in ("violated", "expired") and v["level"] == "SHOULD" for v in verdicts),
         "findings": sorted(findings),
@@ -78,9 +83,20 @@ class Presence:
     of: int
 
 
+def counts(run: dict[str, Any]) -> bool:
+    """Whether a kept run judges findings: checked to the end (a run kept before outcomes were: checked)."""
+    return bool(run.get("counts", run.get("status") == "checked"))
+
+
+def _judging(history: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs a finding's state is read from: those checked to the end, and the newest whatever its outcome."""
+    runs = history["runs"]
+    return [run for run in runs[:-1] if counts(run)] + runs[-1:]
+
+
 def presence(history: dict[str, Any], fingerprint: str) -> Presence | None:
     """How a finding of the newest run stands in the history (which holds that run); None if it is not in it."""
-    runs = history["runs"]
+    runs = _judging(history)
     seen = [run for run in runs if fingerprint in run["findings"]]
     if not seen or seen[-1] is not runs[-1]:
         return None
@@ -95,9 +111,10 @@ def presence(history: dict[str, Any], fingerprint: str) -> Presence | None:
 
 
 def resolved(history: dict[str, Any]) -> list[dict[str, Any]]:
-    """Findings of the run before the newest that the newest did not see."""
-    runs = history["runs"]
-    if len(runs) < 2:
+    """Findings of the last checked run before the newest that the newest did not see; none when the newest was
+    not checked to the end, since it may not have looked."""
+    runs = _judging(history)
+    if len(runs) < 2 or not counts(runs[-1]):
         return []
     gone = sorted(set(runs[-2]["findings"]) - set(runs[-1]["findings"]))
     first_seen = {fingerprint: next(r["started_at"][:10] for r in runs if fingerprint in r["findings"])
@@ -107,5 +124,13 @@ def resolved(history: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def save_history(history: dict[str, Any], path: Path) -> None:
+    """Written whole or not at all: a run killed while writing leaves the last history as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(history, indent=1) + "\n", encoding="utf-8")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(json.dumps(history, indent=1) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

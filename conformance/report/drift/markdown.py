@@ -1,13 +1,19 @@
 """The drift report for people: Markdown that reads well as a GitHub job summary or an issue body.
 
-Short by design. The first screen says red or green, names every broken rule and what is new, and shows the
-trend over the kept runs as a Mermaid chart; a table gives one row per broken rule; details are collapsed.
-The page stays under MAX_BYTES on any target: details that would pass it are left to drift.json, which keeps
-every finding, and the page says what it left out.
+Short by design. The first line is the run's outcome, as decided once by the run. The first screen then gives
+each broken MUST rule its sentence, since when it is broken, who should change and one curl line to reproduce
+it; then the counts, which agree with the table below them. Details are collapsed, and what repeats every
+night comes after what is new. The page stays under MAX_BYTES on any target: details that would pass it are
+left to drift.json, which keeps every finding, and the page says what it left out.
+
+Every string that came from the target or the published document is escaped: it reads as text in Markdown and
+in the HTML page made from it, never as markup.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -18,16 +24,40 @@ SHOWN_NEW = 5
 SHOWN_PLACES = 3
 SHOWN_FINDINGS = 8
 SHOWN_UNDOCUMENTED = 15
+SHOWN_MUST = 10
+SHOWN_CURL = 600
 STATE = {"new": "NEW", "flaky": "FLAKY", "persisting": "since {first_seen}"}
+# Characters Markdown gives a meaning to inline, escaped with a backslash; <, > and & become entities.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+class _Markdown(str):
+    """Markdown the report wrote itself, which _cell leaves as it is."""
 
 
 def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Any text as plain text in a Markdown line or table cell."""
+    if isinstance(value, _Markdown):
+        return value
+    text = " ".join(str(value).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
 def _code(value: Any) -> str:
-    text = _cell(value).replace("`", "'")
-    return f"`{text}`"
+    """Any text as an inline code span: nothing inside is markup; | is escaped for the tables."""
+    text = " ".join(str(value).split()).replace("`", "'").replace("|", "\\|")
+    return _Markdown(f"`{text}`")
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _fenced(lines: list[str], info: str = "text") -> list[str]:
+    """A fenced block no line of the content can close: its fence is longer than any run of backticks in it."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", *lines, fence]
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -54,33 +84,47 @@ def broken_rules(live: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return dict(by_rule)
 
 
+def _new_counts(live: dict[str, Any]) -> tuple[int, int]:
+    """New in this run: findings of rules, and undocumented answers; the Part table counts the same."""
+    return (sum(f.get("state") == "new" for f in live["findings"]),
+            sum(u.get("state") == "new" for u in live["undocumented"]))
+
+
+def _owner(rule: str, report: dict[str, Any]) -> str:
+    """Who should change for a broken rule: the API, since its answers break the contract; the published
+    document too where it differs from the contract at that rule."""
+    differs = any(c.get("rule") == rule for c in report["published"].get("changes", []))
+    return "the API" + ("; the published document differs here as well" if differs else "")
+
+
 def verdict_line(report: dict[str, Any]) -> list[str]:
-    live = report["live"]
+    """The first screen: the outcome, each broken MUST rule with what to do about it, then the counts."""
+    live, outcome = report["live"], report["outcome"]
     broken = broken_rules(live)
     must = [rule for rule, found in broken.items() if found[0]["level"] == "MUST"]
     should = [rule for rule, found in broken.items() if found[0]["level"] == "SHOULD"]
-    unexercised = sum(v["outcome"] == "not exercised" for v in live.get("verdicts", []))
-    new = [f for f in live["findings"] if f.get("state") == "new"]
+    lines = [f"# {_cell(outcome['headline'])}", ""]
     if live["status"] == "not run":
-        head = f"**NOT RUN**: {live['reason']}"
-    elif must:
-        head = "**RED**"
-    elif live["status"] != "checked":
-        head = f"**NOT CHECKED**: {live['reason']}"
-    else:
-        head = "**GREEN**"
-    if live["status"] != "not run":
-        head += (f": {len(must)} MUST and {len(should)} SHOULD rules broken · {len(new)} findings new in this run · "
-                 f"{unexercised} of {len(live.get('verdicts', []))} rules not exercised")
-    lines = [head, ""]
-    if must:
-        lines += ["MUST broken: " + ", ".join(_code(rule) for rule in must), ""]
+        return lines
+    for rule in must[:SHOWN_MUST]:
+        found = broken[rule]
+        first = found[0]
+        since = _rule_state(found) or "in this run"
+        places = "; ".join(_code(f"{f['operation']} {f['place'] or 'answer'}") for f in found[:SHOWN_PLACES])
+        lines += [f"- **{rule}** (MUST) {_cell(first['sentence'])}", f"  {since} · who should change: "
+                  f"{_owner(rule, report)} · {_plural(len(found), 'finding')}, at {places}"
+                  f"{f' and {len(found) - SHOWN_PLACES} more' if len(found) > SHOWN_PLACES else ''}", ""]
+        lines += [*_fenced([f"{first['evidence']['curl'][:SHOWN_CURL]}"], "sh"), ""]
+    if len(must) > SHOWN_MUST:
+        lines += [f"And {len(must) - SHOWN_MUST} more MUST rules broken: "
+                  + ", ".join(_code(rule) for rule in must[SHOWN_MUST:]) + ".", ""]
     if should:
         lines += ["SHOULD broken: " + ", ".join(_code(rule) for rule in should), ""]
-    if new:
-        shown = "; ".join(f"{f['rule']} at {f['operation']} {f['place'] or 'answer'}" for f in new[:SHOWN_NEW])
-        more = f"; and {len(new) - SHOWN_NEW} more" if len(new) > SHOWN_NEW else ""
-        lines += [f"New in this run: {shown}{more}.", ""]
+    unexercised = sum(v["outcome"] == "not exercised" for v in live.get("verdicts", []))
+    findings_new, undocumented_new = _new_counts(live)
+    lines += [f"{findings_new + undocumented_new} new in this run ({findings_new} findings of rules, "
+              f"{undocumented_new} undocumented answers) · {unexercised} of {len(live.get('verdicts', []))} rules "
+              f"not exercised", ""]
     return lines
 
 
@@ -92,27 +136,36 @@ def run_labels(history: list[dict[str, Any]]) -> list[str]:
     return [f"{run['started_at'][5:10]} {run['started_at'][11:16]}" for run in history]
 
 
+def counted(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The kept runs that were checked to the end: the only ones a trend may draw."""
+    return [run for run in history if run.get("counts", run.get("status") == "checked")]
+
+
 def trend_chart(history: list[dict[str, Any]]) -> list[str]:
-    """A Mermaid xychart of MUST and SHOULD rules broken per run (GitHub renders it in summaries and issues)."""
-    if not history:
-        return []
+    """The MUST and SHOULD rules broken per checked run, as text, and as a Mermaid xychart (which GitHub draws)
+    once there are two runs to draw a line between."""
+    left_out = len(history) - len(counted(history))
+    history = counted(history)
+    note = [f"Runs not checked to the end, left out of the trend: {left_out}.", ""] if left_out else []
+    if len(history) < 2:
+        return note
     labels = ", ".join(f'"{label}"' for label in run_labels(history))
     top = max([1] + [max(run["must"], run["should"]) for run in history])
-    return ["```mermaid", "xychart-beta", f'    title "Rules broken per run, the last {len(history)}"',
+    return [f"MUST rules broken per checked run: {', '.join(str(run['must']) for run in history)} · "
+            f"SHOULD: {', '.join(str(run['should']) for run in history)}.", "", *note,
+            "```mermaid", "xychart-beta", f'    title "Rules broken per run, the last {len(history)}"',
             f"    x-axis [{labels}]", f'    y-axis "rules broken" 0 --> {top}',
             f"    line [{', '.join(str(run['must']) for run in history)}]",
-            f"    line [{', '.join(str(run['should']) for run in history)}]", "```", "",
-            f"MUST rules broken per run: {', '.join(str(run['must']) for run in history)} · "
-            f"SHOULD: {', '.join(str(run['should']) for run in history)}.", ""]
+            f"    line [{', '.join(str(run['should']) for run in history)}]", "```", ""]
 
 
 def render(report: dict[str, Any]) -> str:
     p, live, published, trend = report["provenance"], report["live"], report["published"], report["trend"]
-    lines = [f"# Evermuse Ingestion API: spec drift on {p['started_at'][:10]}", ""]
-    lines += verdict_line(report)
-    facts = [f"target {_code(p['target'])}", f"contract {_code(p['contract_sha256'][:12])}",
-             f"suite {p['suite_version']}", f"seed {'n/a' if p['seed'] is None else p['seed']}",
-             f"{p['requests']} requests", f"{p['started_at'][11:19]} to {p['finished_at'][11:19]} UTC"]
+    lines = verdict_line(report)
+    facts = [f"Evermuse Ingestion API spec drift on {p['started_at'][:10]}", f"target {_code(p['target'])}",
+             f"contract {_code(p['contract_sha256'][:12])}", f"suite {_cell(p['suite_version'])}",
+             f"seed {'n/a' if p['seed'] is None else p['seed']}", f"{p['requests']} requests",
+             f"{p['started_at'][11:19]} to {p['finished_at'][11:19]} UTC"]
     if p["server_version"]:
         facts.append(f"server {_code(p['server_version'])}")
     lines += [" · ".join(facts), ""]
@@ -127,7 +180,6 @@ def render(report: dict[str, Any]) -> str:
          *_counts(published["changes"] + published["defects"]), str(resolved_by_part["published"])],
     ])
     lines += _broken_rules_table(live)
-    lines += _published_section(published)
     lines += _resolved_section(trend)
     lines += _expectations_section(report["expectations"])
     page = "\n".join(lines)
@@ -150,7 +202,7 @@ def _live_summary(live: dict[str, Any]) -> str:
     if live["status"] == "not run":
         return f"not run: {live['reason']}"
     rules = live["rules"]
-    head = "checked" if live["status"] == "checked" else f"not checked: {live['reason']}"
+    head = live["status"] if live["status"] == "checked" or not live["reason"] else f"{live['status']}: {live['reason']}"
     broken = broken_rules(live)
     return (f"{head}; {len(broken)} rules broken, {rules.get('held', 0)} held, "
             f"{rules.get('accepted', 0)} accepted, {rules.get('not exercised', 0)} not exercised")
@@ -192,9 +244,10 @@ def _broken_rules_table(live: dict[str, Any]) -> list[str]:
 
 
 def _example(evidence: dict[str, Any], label: str) -> list[str]:
-    return [f"{label}:", "", "```text", f"Expected: {evidence['expected']}", f"Received: {evidence['received']}",
-            f"Request:  {evidence['request']} -> {evidence['status']} ({evidence['activity']})",
-            f"Body:     {evidence['body_excerpt'][:200]}", f"Reproduce with: {evidence['curl'][:1500]}", "```", ""]
+    text = "\n".join([f"Expected: {evidence['expected']}", f"Received: {evidence['received']}",
+                      f"Request:  {evidence['request']} -> {evidence['status']} ({evidence['activity']})",
+                      f"Body:     {evidence['body_excerpt'][:200]}", f"Reproduce with: {evidence['curl'][:1500]}"])
+    return [f"{label}:", "", *_fenced(text.splitlines()), ""]
 
 
 def _details(rule: str, found: list[dict[str, Any]]) -> str:
@@ -217,9 +270,14 @@ def _details(rule: str, found: list[dict[str, Any]]) -> str:
 def _extras(report: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
     """The optional parts, most useful first, each with what to call it if it must be left out."""
     live = report["live"]
-    chunks = [(f"the details of {rule}", _details(rule, found)) for rule, found in broken_rules(live).items()]
+    broken = broken_rules(live)
+    details = {level: [(f"the details of {rule}", _details(rule, found)) for rule, found in broken.items()
+                       if found[0]["level"] == level] for level in ("MUST", "SHOULD")}
+    # What repeats every night (the comparison of the documents) comes after what broke in this run.
+    chunks = [*details["MUST"], ("the comparison of the published document", "\n".join(
+        _published_section(report["published"])) + "\n\n"), *details["SHOULD"]]
     if live["undocumented"]:
-        rows = [[_state(u), u["kind"], u["operation"], _code(u["detail"]), u["count"], u["example"]]
+        rows = [[_state(u), u["kind"], u["operation"], _code(u["detail"]), u["count"], _code(u["example"])]
                 for u in live["undocumented"][:SHOWN_UNDOCUMENTED]]
         more = len(live["undocumented"]) - SHOWN_UNDOCUMENTED
         chunks.append(("undocumented answers", "\n".join(
@@ -229,7 +287,7 @@ def _extras(report: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
     if live["never_observed"]:
         by_operation: dict[str, list[str]] = defaultdict(list)
         for item in live["never_observed"]:
-            by_operation[item["operation"]].append(f"{item['kind']} {item['detail']}")
+            by_operation[item["operation"]].append(f"{item['kind']} {_cell(item['detail'])}")
         chunks.append(("what the run never observed", "\n".join(
             ["## Documented but not observed in this run", "",
              *[f"- {operation}: {', '.join(parts)}" for operation, parts in by_operation.items()], "", ""])))
@@ -237,7 +295,7 @@ def _extras(report: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
     if unexercised:
         chunks.append(("the rules not exercised", "\n".join(
             ["## Rules not exercised", "", "A rule that judged no exchange neither held nor broke:", "",
-             *[f"- {v['rule']} ({v['level']}): {v['reason']}" for v in unexercised], "", ""])))
+             *[f"- {v['rule']} ({v['level']}): {_cell(v['reason'])}" for v in unexercised], "", ""])))
     return chunks, []
 
 
@@ -250,11 +308,16 @@ def _accepted(accepted: dict[str, Any] | None) -> str:
 def _published_section(published: dict[str, Any]) -> list[str]:
     lines = ["## Published document vs contract", ""]
     if published["status"] != "compared":
-        return [*lines, f"Not compared: {published['error']}. The rest of this report stands.", ""]
+        return [*lines, f"Not compared: {_cell(published['error'])}. The rest of this report stands.", ""]
     lines += [f"Published document: {_code(published['source'])}", ""]
+    changes = [c for c in published["changes"] if c.get("state") != "persisting"]
+    unchanged = [c for c in published["changes"] if c.get("state") == "persisting"]
     lines += _table(["Level", "Operation", "Where", "Published", "Contract", "Who should change", "State"], [
         [c["level"], c["operation"], c["location"], c["published"], c["contract"],
-         c["should_change"].removeprefix("the "), _state(c)] for c in published["changes"]])
+         c["should_change"].removeprefix("the "), _state(c)] for c in changes]) if changes else []
+    if unchanged:
+        since = min(c.get("first_seen") or "" for c in unchanged)
+        lines += [f"{len(unchanged)} more differences unchanged since {since} or later, listed in drift.json.", ""]
     if published["defects"]:
         lines += ["Defects of the published document:", ""]
         lines += _table(["Level", "Where", "What", "State"], [
@@ -266,7 +329,7 @@ def _resolved_section(trend: dict[str, Any]) -> list[str]:
     if not trend["resolved"]:
         return []
     lines = ["## Resolved since the last run", ""]
-    lines += [f"- {item['title']} (first seen {item['first_seen']}, {_code(item['fingerprint'])})"
+    lines += [f"- {_cell(item['title'])} (first seen {item['first_seen']}, {_code(item['fingerprint'])})"
               for item in trend["resolved"]]
     return [*lines, ""]
 
@@ -279,6 +342,6 @@ def _expectations_section(expectations: dict[str, Any]) -> list[str]:
                        ("No longer reproduced: delete the entry", "no_longer_reproduced")):
         entries = expectations[key]
         lines.append(f"- {title}: " + ("; ".join(
-            f"{e['rule'] or e['fingerprint']} ({e['reason']}, {e['owner']}, until {e['expires']}, {e['link']})"
+            _cell(f"{e['rule'] or e['fingerprint']} ({e['reason']}, {e['owner']}, until {e['expires']}, {e['link']})")
             for e in entries) if entries else "none"))
     return [*lines, ""]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -174,21 +175,34 @@ def apply_history(report: dict[str, Any], history: dict[str, Any], keep: int) ->
     states = [item["state"] for _, item, _ in items]
     report["trend"] = {"runs": len(updated["runs"]), "new": states.count("new"),
                        "persisting": states.count("persisting"), "flaky": states.count("flaky"), "resolved": resolved}
-    report["history"] = [{key: run[key] for key in ("started_at", "status", "must", "should")}
-                         for run in updated["runs"]]
+    report["history"] = [{**{key: run[key] for key in ("started_at", "status", "must", "should")},
+                          "counts": runs.counts(run)} for run in updated["runs"]]
     return updated
 
 
 def build(*, provenance: dict[str, Any], live: dict[str, Any], published: dict[str, Any],
-          expectations: Expectations = NONE, history: dict[str, Any] | None = None,
+          outcome: dict[str, Any], expectations: Expectations = NONE, history: dict[str, Any] | None = None,
           keep: int = runs.DEFAULT_KEEP) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The report, and the history with its run added."""
-    report = {"$schema": SCHEMA_ID, "version": VERSION, "provenance": provenance, "live": live,
+    """The report, and the history with its run added.
+
+    outcome is how the run ended (RunOutcome.as_dict()): the report states it, never decides it again.
+    """
+    report = {"$schema": SCHEMA_ID, "version": VERSION, "outcome": outcome, "provenance": provenance, "live": live,
               "published": published}
     updated = apply_history(report, history or runs.empty(), keep)
     report["expectations"] = expectations_part(expectations, live["findings"],
                                                dt.date.fromisoformat(provenance["started_at"][:10]))
     return report, updated
+
+
+def not_run_report(target: str, reason: str, outcome: dict[str, Any]) -> dict[str, Any]:
+    """The report of a session that sent nothing: it says so, and compares no document."""
+    now = time.time()
+    live, _ = live_part("not run", reason, [], {}, {}, NONE)
+    origin = provenance(target=target, started=now, finished=now, seed=None, requests=0, server_version=None,
+                        published_source=None)
+    built, _ = build(provenance=origin, live=live, published=published_part(None), outcome=outcome)
+    return built
 
 
 class BaselineError(Exception):

@@ -1,0 +1,64 @@
+"""What the campaign sends for a selection of the suite's tests.
+
+The campaign is a conductor of activities, and each declares here the rules it is there for: the preflight
+(always: it tells an unreachable target from a broken one), the seeded batches read to their end, each probe,
+and the walk of the list. A run of every test sends them all; a run of some (`-k`, `-m`, `--lf`, node ids)
+sends only the activities its rules need, and a selection of no test of the suite sends nothing at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance.activities.probes import PROBES, Need, Probe
+
+# Rules judged on any answer of the target, whatever sent the request: a selection of one of them gets the
+# whole campaign, since every exchange is evidence for it.
+EVERY_ANSWER = frozenset({"EM-HTTP-001", "EM-HTTP-002", "EM-HTTP-003", "EM-HTTP-004", "EM-HTTP-007",
+                          "EM-HTTP-008", "EM-HTTP-009", "EM-HTTP-010", "EM-RATE-001", "EM-SEC-001"})
+# Rules judged on the batches the run seeds and on the series of reads of each until it ends.
+BATCH_AREAS = frozenset({"SHAPE", "COUNT", "STATUS", "TIME", "ERR", "ATT", "SENT", "SERIES"})
+BATCH_RULES = frozenset({"EM-INGEST-001", "EM-INGEST-002", "EM-INGEST-006", "EM-INGEST-007"})
+# Rules judged on the walk of the list past the run's batches.
+LIST_WALK = frozenset({"EM-LIST-001", "EM-LIST-002", "EM-LIST-003", "EM-LIST-004", "EM-LIST-005"})
+NEEDS_A_BATCH = (Need.OWN_BATCH, Need.SEEDED_BATCH)
+
+
+def reads_batches(rule_id: str) -> bool:
+    return rule_id.split("-")[1] in BATCH_AREAS or rule_id in BATCH_RULES
+
+
+@dataclass(frozen=True)
+class Plan:
+    # The rules whose tests were selected; None when every test of the suite was.
+    rules: frozenset[str] | None = None
+    # Whether a property test was selected: they read the run's batches, so these are seeded for them.
+    property_tests: bool = True
+
+    @property
+    def whole(self) -> bool:
+        return self.rules is None or bool(self.rules & EVERY_ANSWER)
+
+    def probes(self) -> list[Probe]:
+        return [probe for probe in PROBES if self.whole or probe.rules & (self.rules or frozenset())]
+
+    @property
+    def reads_to_the_end(self) -> bool:
+        """Whether the batches are read until they end: for the rules over a batch's series and for the list."""
+        rules = self.rules or frozenset()
+        return self.whole or self.property_tests or any(reads_batches(rule) for rule in rules) \
+            or bool(rules & LIST_WALK)
+
+    @property
+    def seeds(self) -> int | None:
+        """How many of the scenarios to seed: None for all, 1 when only a probe needs a batch, 0 for none."""
+        if self.reads_to_the_end:
+            return None
+        return 1 if any(need in NEEDS_A_BATCH for probe in self.probes() for need in probe.needs) else 0
+
+    @property
+    def walks_the_list(self) -> bool:
+        return self.whole or bool((self.rules or frozenset()) & LIST_WALK)
+
+
+WHOLE = Plan()
