@@ -44,8 +44,8 @@ def _cell(value: Any) -> str:
 
 
 def _code(value: Any) -> str:
-    """Any text as an inline code span: nothing inside is markup; | is escaped for the tables."""
-    text = " ".join(str(value).split()).replace("`", "'").replace("|", "\\|")
+    """Any text as an inline code span: nothing inside is markup (a table escapes its |)."""
+    text = " ".join(str(value).split()).replace("`", "'")
     return _Markdown(f"`{text}`")
 
 
@@ -62,7 +62,9 @@ def _fenced(lines: list[str], info: str = "text") -> list[str]:
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+    # In a table even a code span's | ends the cell, unless escaped (GitHub's table syntax).
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") if isinstance(cell, _Markdown) else _cell(cell)
+                                for cell in row) + " |" for row in rows]
     return [*lines, ""]
 
 
