@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Written by Python and pip, not by tests: bytecode caches and the checkout's own virtual environments.
-MAY_BE_WRITTEN = ("__pycache__",)
+# Written by Python, pip and pytest, not by tests: bytecode caches, pytest's cache of the last failures, and the
+# checkout's own virtual environments.
+MAY_BE_WRITTEN = ("__pycache__", ".pytest_cache")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _writes: list[str] = []
 

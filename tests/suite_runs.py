@@ -143,8 +143,11 @@ class Zygote:
         return line.decode()
 
 
-def _argv(tmp_path: Path, args: tuple[str, ...], suite: str = "conformance") -> list[str]:
-    return [str(ROOT / suite), "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "conformance.pytest.plugin",
+def _argv(tmp_path: Path, args: tuple[str, ...], suite: str = "conformance",
+          cache_dir: Path | None = None) -> list[str]:
+    # pytest's cache is left out unless a test asks for one of its own (--lf): it would be the checkout's.
+    cache = ["-o", f"cache_dir={cache_dir}"] if cache_dir is not None else ["-p", "no:cacheprovider"]
+    return [str(ROOT / suite), *cache, "-p", "no:xdist", "-p", "conformance.pytest.plugin",
             "-c", str(ROOT / "pyproject.toml"), f"--junitxml={tmp_path / 'junit.xml'}", *args]
 
 
@@ -183,19 +186,20 @@ class StartedSuite:
 
 
 def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 240,
-              memory_limit: int | None = None, suite: str = "conformance") -> SuiteRun:
+              memory_limit: int | None = None, suite: str = "conformance", cache_dir: Path | None = None) -> SuiteRun:
     """pytest conformance, with no EVERMUSE_* variable from the caller's environment unless given.
 
     memory_limit caps the address space of the run, so a test of unbounded reading cannot take the machine;
     such a run has an interpreter of its own. The others are forked from tests/zygote.py, which has imported
     what every run needs once.
     suite: another copy of the suite's test files to collect, with the project's plugin and settings.
+    cache_dir: pytest's cache for the run (for --lf); without one the run has none.
     """
     # The run's working directory is its own, as a user's would be: whatever the run leaves there is seen, and
     # nothing lands in the checkout.
     workdir = tmp_path / "workdir"
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = _argv(tmp_path, args, suite)
+    argv = _argv(tmp_path, args, suite, cache_dir)
     environment = {**_clean_environment(), **(env or {})}
     if memory_limit is None:
         out = tmp_path / "output.txt"

@@ -12,9 +12,11 @@ from conformance.client.bounded import (
     ApiClient,
     Budget,
     BudgetSpent,
+    FetchRefused,
     OutOfTime,
     RunClock,
     TargetSilent,
+    fetch_document,
 )
 from conformance.model.exchange import KeyRole, Keys
 
@@ -158,3 +160,32 @@ def test_three_silences_in_a_row_stop_the_client() -> None:
     api.send("GET", "/b")
     with pytest.raises(TargetSilent, match="3 requests in a row got no answer"):
         api.send("GET", "/b")
+
+
+DOCS = "https://docs.test/openapi/ingest-v1.yaml"
+
+
+@respx.mock
+def test_a_document_is_fetched_without_a_key_following_a_redirect_on_its_own_host() -> None:
+    respx.get(DOCS).mock(return_value=httpx.Response(301, headers={"location": "/openapi/v1.yaml"}))
+    moved = respx.get("https://docs.test/openapi/v1.yaml").mock(return_value=httpx.Response(200, text="openapi: 3.1"))
+    assert fetch_document(DOCS, timeout=2) == b"openapi: 3.1"
+    assert "x-api-key" not in moved.calls[0].request.headers
+
+
+@respx.mock
+def test_a_document_that_redirects_to_another_host_is_refused() -> None:
+    respx.get(DOCS).mock(return_value=httpx.Response(302, headers={"location": "https://elsewhere.test/spec"}))
+    elsewhere = respx.get("https://elsewhere.test/spec").mock(return_value=httpx.Response(200, text="x"))
+    with pytest.raises(FetchRefused, match="redirects to another host \\(elsewhere.test\\)"):
+        fetch_document(DOCS, timeout=2)
+    assert not elsewhere.called
+
+
+@respx.mock
+def test_a_document_past_the_read_cap_or_the_runs_time_is_refused() -> None:
+    respx.get(DOCS).mock(return_value=httpx.Response(200, content=b"x" * (READ_CAP_BYTES + 10)))
+    with pytest.raises(FetchRefused, match="larger than"):
+        fetch_document(DOCS, timeout=2)
+    with pytest.raises(FetchRefused, match="--max-duration"):
+        fetch_document(DOCS, timeout=2, clock=RunClock(0))

@@ -62,7 +62,8 @@ def sample(history: dict[str, Any] | None = None, *, started_at: str = PROVENANC
     return built
 
 
-def nights(*evidence_per_night: list[Checked], endings: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+def nights(*evidence_per_night: list[Checked],
+           endings: dict[int, dict[str, str]] | None = None) -> list[dict[str, Any]]:
     """One report per night, each with the history of the nights before; endings: how a night (from 1) ended,
     when it was not checked to the end (e.g. {2: {"interrupted": "interrupted by SIGTERM"}})."""
     history, reports = None, []

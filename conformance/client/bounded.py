@@ -340,3 +340,49 @@ class ApiClient:
 def _plain(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
+
+
+# --- a document from anywhere, on the run's bounds -------------------------------------------------------------
+class FetchRefused(Exception):
+    """The document could not be fetched within the run's bounds; the message says why."""
+
+
+MAX_REDIRECTS = 3
+
+
+def fetch_document(url: str, *, timeout: float, clock: RunClock | None = None,
+                   transport: httpx.BaseTransport | None = None) -> bytes:
+    """A document such as the published OpenAPI file: no key is sent, time is the run's (--max-duration) and at
+    most `timeout`, the body is capped at READ_CAP_BYTES, and a redirect is followed only on the same host."""
+    clock = clock or RunClock(float("inf"))
+    deadline = _RequestDeadline()
+    origin = httpx.URL(url)
+    with httpx.Client(timeout=timeout, follow_redirects=False, transport=_transport(deadline, transport),
+                      headers={"user-agent": f"evermuse-conformance/{__version__}",
+                               "accept-encoding": ACCEPTED_ENCODINGS}) as http:
+        for _ in range(MAX_REDIRECTS + 1):
+            allowed = min(timeout, clock.remaining())
+            if allowed <= 0:
+                raise FetchRefused(f"the run's time of {clock.max_duration:g} s (--max-duration) was up")
+            deadline.at = time.monotonic() + allowed
+            try:
+                with http.stream("GET", url) as answer:
+                    if answer.is_redirect:
+                        target = answer.url.join(answer.headers.get("location", ""))
+                        if (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
+                            raise FetchRefused(f"{url} redirects to another host ({target.host}); "
+                                               f"give the document's own address")
+                        url = str(target)
+                        continue
+                    if answer.status_code != 200:
+                        raise FetchRefused(f"{url} answered {answer.status_code}")
+                    read = _CappedBody(answer.headers.get("content-encoding"))
+                    for raw in answer.iter_raw():
+                        if not read.feed(raw):
+                            raise FetchRefused(f"{url} is larger than {READ_CAP_BYTES} bytes")
+                    return read.body
+            except httpx.HTTPError as exc:
+                raise FetchRefused(f"could not fetch {url}: {_plain(exc)} ({type(exc).__name__})") from None
+            finally:
+                deadline.at = None
+    raise FetchRefused(f"{url} redirects more than {MAX_REDIRECTS} times")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import time
 import traceback
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +17,16 @@ import pytest  # noqa: E402
 from schemathesis.core.failures import Failure, FailureGroup  # noqa: E402
 
 from conformance.activities.plan import WHOLE, Plan  # noqa: E402
-from conformance.pytest import hypothesis_home, st_checks  # noqa: E402
+from conformance.pytest import ending, hypothesis_home, st_checks  # noqa: E402
 from conformance.pytest.progress import Progress  # noqa: E402
 from conformance.pytest.progress import for_pytest as progress_for  # noqa: E402
+from conformance.pytest.selection import Selection, selection_of, whole_by_its_arguments  # noqa: E402
 from conformance.pytest.session import CouldNotCheck, EvermuseRun, failure_text  # noqa: E402
 from conformance.report.redact import RedactingLogRecords, redact  # noqa: E402
 from conformance.rules import outcome as run_outcome  # noqa: E402
-from conformance.rules.catalogue import load_catalogue  # noqa: E402
 from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations  # noqa: E402
 from conformance.rules.outcome import EXIT_INTERNAL_ERROR, EXIT_NOT_CHECKED, RunOutcome  # noqa: E402
-from conformance.rules.verdicts import Outcome, count  # noqa: E402
+from conformance.rules.verdicts import Outcome  # noqa: E402
 from conformance.settings.options import SETTINGS, RunSettings, SettingsError, resolve  # noqa: E402
 
 SUITE_MARK = "evermuse"
@@ -43,25 +40,11 @@ _HISTORY = pytest.StashKey[dict[str, Any]]()
 _SEEDED = pytest.StashKey[bool]()
 _PROGRESS = pytest.StashKey[Progress]()
 _SCRATCH = pytest.StashKey[str]()
-_SELECTION = pytest.StashKey["Selection"]()
+_SELECTION = pytest.StashKey[Selection]()
 _DESELECTED = pytest.StashKey[int]()
 _OUTCOME = pytest.StashKey[RunOutcome]()
 _SIGTERM = pytest.StashKey[Any]()
 _LOG_RECORDS = RedactingLogRecords()
-# The statuses after which pytest writes the terminal summary; after the others the plugin writes its own part.
-SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
-                    pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
-# The signal that interrupted the run, when it was not Ctrl-C: set by the handler, read once at the end.
-_signalled: list[str] = []
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What of the suite this session runs: all of it, some of it (and what the campaign sends for that), none."""
-    plan: Plan
-    # Why the run is partial: which tests were selected, and how; None when every test was.
-    narrowed: str | None
-    tests: int
 
 
 class ShouldViolation(UserWarning):
@@ -123,15 +106,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _LOG_RECORDS.install()
     if _collects_the_suite(config):
         # A job runner's cancel or timeout (SIGTERM) ends the run as Ctrl-C does: with a report that says so.
-        config.stash[_SIGTERM] = signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
+        config.stash[_SIGTERM] = ending.on_sigterm_interrupt()
     if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         # The suite's run leaves nothing behind in .hypothesis/, and nothing one run saved steers the next.
         config.stash[_SCRATCH] = hypothesis_home.enter()
-
-
-def _interrupted_by_sigterm(signum: int, frame: Any) -> None:
-    _signalled.append("SIGTERM")
-    raise KeyboardInterrupt("SIGTERM")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -164,21 +142,6 @@ def _collects_the_suite(config: pytest.Config) -> bool:
     return False
 
 
-def _whole_by_its_arguments(config: pytest.Config) -> bool:
-    """Whether the command line asks for every test of the suite: no -k, -m, --lf, --sw or --deselect, and no
-    argument that names a part of the suite."""
-    option = config.option
-    if option.keyword or option.markexpr or any(getattr(option, name, None) for name in ("lf", "stepwise",
-                                                                                         "deselect")):
-        return False
-    suite = SUITE_DIR.resolve()
-    for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if "::" in arg or suite in path.parents:
-            return False
-    return True
-
-
 def _launch(config: pytest.Config, plan: Plan) -> None:
     try:
         settings = settings_for(config)
@@ -193,7 +156,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     seeded and their lifecycle runs while pytest collects and schemathesis builds its tests. A selection waits
     for collection to know what its tests need. Not for a listing."""
     config = session.config
-    if not config.option.collectonly and _collects_the_suite(config) and _whole_by_its_arguments(config):
+    if not config.option.collectonly and _collects_the_suite(config) and whole_by_its_arguments(config, SUITE_DIR):
         _launch(config, WHOLE)
 
 
@@ -204,35 +167,13 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         config.stash[_DESELECTED] = config.stash.get(_DESELECTED, 0) + len(suite)
 
 
-def _selection(config: pytest.Config, items: list[pytest.Item]) -> Selection:
-    """What the session selected of the suite, and the plan of what to send for it."""
-    rules = frozenset(item.callspec.params["rule_id"] for item in items
-                      if not item.get_closest_marker("property_test") and hasattr(item, "callspec"))
-    properties = sum(1 for item in items if item.get_closest_marker("property_test"))
-    catalogue = load_catalogue().ids
-    if not config.stash.get(_DESELECTED, 0) and rules == set(catalogue) and properties \
-            and not any("::" in arg for arg in config.args):
-        return Selection(WHOLE, None, len(items))
-    how = [f"-k {config.option.keyword!r}" if config.option.keyword else "",
-           f"-m {config.option.markexpr!r}" if config.option.markexpr else "",
-           "--lf" if getattr(config.option, "lf", False) else "",
-           "--sw" if getattr(config.option, "stepwise", False) else "",
-           "--deselect" if getattr(config.option, "deselect", None) else "",
-           "a part of the suite named" if any("::" in arg or SUITE_DIR.resolve() in
-                                                (config.invocation_params.dir / arg.split("::")[0]).resolve().parents
-                                                for arg in config.args) else ""]
-    narrowed = (f"{len(rules)} of {len(catalogue)} rules' tests and {properties} property tests selected"
-                f" by {', '.join(h for h in how if h) or 'a plugin'}")
-    return Selection(Plan(rules, property_tests=bool(properties)), narrowed, len(items))
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Once the selection is known: what of the suite runs, and the run launched for it if it was not yet."""
     config = session.config
     if config.option.collectonly or not _collects_the_suite(config):
         return
     suite = [item for item in session.items if item.get_closest_marker(SUITE_MARK)]
-    selection = config.stash[_SELECTION] = _selection(config, suite)
+    selection = config.stash[_SELECTION] = selection_of(config, suite, config.stash.get(_DESELECTED, 0), SUITE_DIR)
     if suite and _LAUNCHED not in config.stash:
         _launch(config, selection.plan)
 
@@ -247,7 +188,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if launched is not None and config.stash.get(_RUN, None) is not launched:
         launched.stop()  # launched while collecting, but no test of the suite was run
     if _SIGTERM in config.stash:
-        signal.signal(signal.SIGTERM, config.stash[_SIGTERM] or signal.SIG_DFL)
+        ending.restore_sigterm(config.stash[_SIGTERM])
     _LOG_RECORDS.uninstall()
     if _SCRATCH in config.stash:
         hypothesis_home.leave(config.stash[_SCRATCH])
@@ -484,61 +425,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _end_on_our_bug(run)  # met by an earlier test: nothing after it can be trusted
 
 
-def _interruption(session: pytest.Session, exitstatus: int) -> str | None:
-    if exitstatus != pytest.ExitCode.INTERRUPTED:
-        return None
-    return "interrupted by SIGTERM" if "SIGTERM" in _signalled else "interrupted by Ctrl-C (SIGINT)"
-
-
-def _stopped_early(session: pytest.Session) -> str | None:
-    """Why pytest stopped before the last selected test (-x, --maxfail), if it did."""
-    reason = session.shouldfail or session.shouldstop
-    return f"pytest stopped before the last test: {reason}" if reason else None
-
-
-def _outcome(session: pytest.Session, run: EvermuseRun, exitstatus: int) -> tuple[RunOutcome, dict[str, Any]]:
-    """The run's outcome, decided once, and the verdicts of the rules it selected."""
-    run.finished = run.finished or time.time()
-    verdicts = run.verdicts_so_far()
-    selection = session.config.stash.get(_SELECTION, None)
-    narrowed = selection.narrowed if selection is not None else None
-    if selection is not None and selection.plan.rules is not None:
-        verdicts = {rule: verdict for rule, verdict in verdicts.items() if rule in selection.plan.rules}
-    broken = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
-    failed = session.testsfailed > 0 or exitstatus == pytest.ExitCode.TESTS_FAILED
-    internal = None
-    if run.internal_error:
-        last = [line for line in run.internal_error.splitlines() if line.strip()][-1]
-        internal = f"a bug of the suite, not of the target: {last.strip()}; the traceback is in the console"
-    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
-        internal = "pytest ended with an internal error; its traceback is in the console"
-    interrupted = _interruption(session, exitstatus)
-    not_checked = run.not_checked
-    if not_checked is None and not failed and not interrupted and not internal:
-        # Nothing failed, but a run that never got to do its work has checked nothing: it is not green.
-        not_checked = run.could_not_check()
-    outcome = run_outcome.decide(
-        must=tuple(v.rule.id for v in broken if v.rule.is_must),
-        should=tuple(v.rule.id for v in broken if not v.rule.is_must), failed=failed,
-        seconds=run.finished - run.started, internal_error=internal, interrupted=interrupted,
-        not_checked=not_checked, stopped_by_bounds=run.stopped_by_bounds(),
-        narrowed=" and ".join(filter(None, [narrowed, _stopped_early(session)])) or None)
-    return outcome, verdicts
-
-
-def _junit_properties(config: pytest.Config, outcome: RunOutcome) -> None:
-    """The outcome as properties of the JUnit test suite, for a CI that reads only the XML."""
-    try:
-        from _pytest.junitxml import xml_key
-    except ImportError:  # pytest moved it; the other outputs still say how the run ended
-        return
-    xml = config.stash.get(xml_key, None)
-    if xml is not None:
-        xml.add_global_property("evermuse_outcome", outcome.verdict)
-        xml.add_global_property("evermuse_ending", outcome.ending.value)
-        xml.add_global_property("evermuse_headline", redact(outcome.headline))
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
@@ -550,10 +436,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if exitstatus == pytest.ExitCode.USAGE_ERROR:
         return
-    outcome, verdicts = _outcome(session, run, exitstatus)
+    outcome, verdicts = ending.decide_outcome(session, run, exitstatus, selection)
     config.stash[_OUTCOME] = outcome
     session.exitstatus = outcome.exit_status
-    _junit_properties(config, outcome)
+    ending.junit_properties(config, outcome)
     if run.settings.drift_report:
         from conformance.report.drift.history import save_history
         from conformance.report.drift.report import write
@@ -564,9 +450,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             save_history(history, Path(run.settings.drift_history))
         run.written = [str(path) for path in paths[:3]]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and outcome.exit_status not in SUMMARY_STATUSES:
-        reporter.ensure_newline()
-        _summary(reporter, config)  # pytest writes no terminal summary for a run that ends with this status
+    if reporter is not None and outcome.exit_status not in ending.SUMMARY_STATUSES:
+        reporter.ensure_newline()  # pytest writes no terminal summary for a run that ends with this status
+        ending.write_summary(reporter, run, outcome, selection)
 
 
 def _write_not_run(config: pytest.Config, reason: str) -> None:
@@ -581,53 +467,14 @@ def _write_not_run(config: pytest.Config, reason: str) -> None:
 
     outcome = run_outcome.not_run(reason)
     config.stash[_OUTCOME] = outcome
-    _junit_properties(config, outcome)
+    ending.junit_properties(config, outcome)
     target = settings.base_url or "embedded reference simulator"
     write(not_run_report(target, reason, outcome.as_dict()), Path(settings.drift_report))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    _summary(terminalreporter, config)
+    outcome = config.stash.get(_OUTCOME, None)
+    if outcome is not None:
+        ending.write_summary(terminalreporter, _run_of(config), outcome, config.stash.get(_SELECTION, None))
 
 
-def _summary(terminalreporter: Any, config: pytest.Config) -> None:
-    run, outcome = _run_of(config), config.stash.get(_OUTCOME, None)
-    if outcome is not None and run is None:
-        terminalreporter.section("evermuse-conformance")
-        terminalreporter.write_line(outcome.headline, yellow=True, bold=True)
-    if run is None or outcome is None:
-        return
-    verdicts = run.verdicts_so_far()
-    selection = config.stash.get(_SELECTION, None)
-    if selection is not None and selection.plan.rules is not None:
-        verdicts = {rule: verdict for rule, verdict in verdicts.items() if rule in selection.plan.rules}
-    counts = count(verdicts)
-    violated = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
-    terminalreporter.section("evermuse-conformance")
-    terminalreporter.write_line(redact(outcome.headline), green=outcome.verdict == "GREEN",
-                                red=outcome.verdict != "GREEN", bold=True)
-    must = sum(1 for v in violated if v.rule.is_must)
-    accepted = f", {counts[Outcome.ACCEPTED]} accepted as known deviations" if counts[Outcome.ACCEPTED] else ""
-    terminalreporter.write_line(
-        f"rules: {counts[Outcome.HELD]} held, {len(violated)} violated ({must} MUST, {len(violated) - must} SHOULD)"
-        f"{accepted}, {counts[Outcome.NOT_EXERCISED]} not exercised, of {len(verdicts)}")
-    for verdict in violated:
-        terminalreporter.write_line(f"  {verdict.rule.title} - {len(verdict.violations)} violations")
-    terminalreporter.write_line("exchanges judged per rule (0: not exercised):")
-    by_area: dict[str, list[str]] = {}
-    for verdict in verdicts.values():
-        by_area.setdefault(verdict.rule.area, []).append(f"{verdict.rule.id.rsplit('-', 1)[1]}:{verdict.judged}")
-    for area, cells in by_area.items():
-        terminalreporter.write_line(f"  {area:<7} {' '.join(cells)}")
-    terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}, "
-                                f"{time.time() - run.started:.0f} s of {run.settings.max_duration:g} s")
-    if run.stopped:
-        terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")
-    if outcome.ending == run_outcome.Ending.NOT_CHECKED:
-        terminalreporter.write_line(f"could not check the target: {redact(outcome.reason)}.", red=True, bold=True)
-    if outcome.ending == run_outcome.Ending.INTERNAL_ERROR and run.internal_error:
-        terminalreporter.write_line("internal error: a bug of the suite, not of the target. Please report it with "
-                                    "this traceback:", red=True, bold=True)
-        terminalreporter.write_line(redact(run.internal_error))
-    for path in run.written:
-        terminalreporter.write_line(f"drift report: {path}")

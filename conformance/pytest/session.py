@@ -29,6 +29,7 @@ from conformance.rules.expectations import NONE, Expectations
 from conformance.rules.outcome import EXIT_NOT_CHECKED, RunOutcome
 from conformance.rules.verdicts import Outcome, Verdict, count, judge
 from conformance.settings.options import RunSettings
+
 SHOWN_PER_RULE = 3
 # The property tests' part of the budget: with the default 400, 100 requests, as many as the campaign needs.
 PROPERTY_SHARE = 0.25
@@ -364,7 +365,8 @@ class EvermuseRun:
                                    seed=self.settings.seed, requests=self.budget.used,
                                    server_version=drift_live.version_header(observations),
                                    published_source=self.settings.published_spec)
-        published = report.published_part(self.settings.published_spec, report.who_should_change(evidence))
+        published = report.published_part(self.settings.published_spec, report.who_should_change(evidence),
+                                          clock=self.clock)
         built, updated = report.build(provenance=origin, live=live, published=published,
                                       expectations=self.expectations, history=history,
                                       keep=self.settings.drift_history_runs, outcome=outcome.as_dict())

@@ -204,7 +204,8 @@ def _live_summary(live: dict[str, Any]) -> str:
     if live["status"] == "not run":
         return f"not run: {live['reason']}"
     rules = live["rules"]
-    head = live["status"] if live["status"] == "checked" or not live["reason"] else f"{live['status']}: {live['reason']}"
+    head = live["status"] if live["status"] == "checked" or not live["reason"] \
+        else f"{live['status']}: {live['reason']}"
     broken = broken_rules(live)
     return (f"{head}; {len(broken)} rules broken, {rules.get('held', 0)} held, "
             f"{rules.get('accepted', 0)} accepted, {rules.get('not exercised', 0)} not exercised")

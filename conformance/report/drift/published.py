@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import referencing
 import yaml
 
+from conformance.client.bounded import FetchRefused, RunClock, fetch_document
 from conformance.model.exchange import json_pointer
 from conformance.model.yamlfile import load_yaml
 from conformance.report.drift.specdiff import OPERATIONS
@@ -45,17 +45,15 @@ class Defect:
         return fingerprint("defect", self.kind, self.location)
 
 
-def load_published(source: str, *, timeout: float = 15.0) -> Published:
+def load_published(source: str, *, timeout: float = 15.0, clock: RunClock | None = None) -> Published:
+    """The published document at a URL (fetched within the run's bounds: clock is its --max-duration) or a path."""
     try:
         if source.startswith(("http://", "https://")):
-            answer = httpx.get(source, timeout=timeout, follow_redirects=True)
-            if answer.status_code != 200:
-                raise PublishedUnavailable(f"{source} answered {answer.status_code}")
-            text = answer.text
+            text = fetch_document(source, timeout=timeout, clock=clock).decode("utf-8", "replace")
         else:
             text = Path(source).read_text(encoding="utf-8")
-    except httpx.HTTPError as exc:
-        raise PublishedUnavailable(f"could not fetch {source}: {exc}") from None
+    except FetchRefused as exc:
+        raise PublishedUnavailable(str(exc)) from None
     except OSError as exc:
         raise PublishedUnavailable(f"could not read {source}: {exc.strerror}") from None
     try:

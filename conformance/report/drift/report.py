@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import __version__
+from conformance.client.bounded import RunClock
 from conformance.report.drift import history as runs
 from conformance.report.drift import live
 from conformance.report.drift.published import PublishedUnavailable, find_defects, load_published
@@ -104,11 +105,12 @@ def _status_of(change: Change) -> int | None:
     return int(code) if code.isdigit() else None
 
 
-def published_part(source: str | None, decide: WhoShouldChange | None = None) -> dict[str, Any]:
+def published_part(source: str | None, decide: WhoShouldChange | None = None,
+                   clock: RunClock | None = None) -> dict[str, Any]:
     if source is None:
         return {"status": "not compared", "source": None, "error": "no --published-spec", "changes": [], "defects": []}
     try:
-        published = load_published(source)
+        published = load_published(source, clock=clock)
     except PublishedUnavailable as exc:
         return {"status": "unavailable", "source": source, "error": str(exc), "changes": [], "defects": []}
     changes = sorted(diff_documents(published.resolved, load_contract().resolved),

@@ -1,0 +1,138 @@
+"""How a session of the suite ended, decided once (conformance/rules/outcome.py), and the outputs that say it
+the same way: the exit status, JUnit's suite properties and the terminal summary. The drift report and its
+history read the same outcome."""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from conformance.pytest.selection import Selection
+from conformance.pytest.session import EvermuseRun
+from conformance.report.redact import redact
+from conformance.rules.outcome import Ending, RunOutcome, decide
+from conformance.rules.verdicts import Outcome, Verdict, count
+
+# The statuses after which pytest writes the terminal summary; after the others the plugin writes its own part.
+SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
+                    pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
+# The signal that interrupted the run, when it was not Ctrl-C: set by the handler, read once at the end.
+_signalled: list[str] = []
+
+
+def _interrupted_by_sigterm(signum: int, frame: Any) -> None:
+    _signalled.append("SIGTERM")
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def on_sigterm_interrupt() -> Any:
+    """A job runner's cancel or timeout (SIGTERM) ends the run as Ctrl-C does: with a report that says so.
+    Returns the handler it replaced."""
+    return signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
+
+
+def restore_sigterm(previous: Any) -> None:
+    signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def selected_verdicts(run: EvermuseRun, selection: Selection | None) -> dict[str, Verdict]:
+    """The verdicts of the rules the session selected (all of them for the whole suite)."""
+    verdicts = run.verdicts_so_far()
+    if selection is None or selection.plan.rules is None:
+        return verdicts
+    return {rule: verdict for rule, verdict in verdicts.items() if rule in selection.plan.rules}
+
+
+def interruption(exitstatus: int) -> str | None:
+    if exitstatus != pytest.ExitCode.INTERRUPTED:
+        return None
+    return "interrupted by SIGTERM" if "SIGTERM" in _signalled else "interrupted by Ctrl-C (SIGINT)"
+
+
+def stopped_early(session: pytest.Session) -> str | None:
+    """Why pytest stopped before the last selected test (-x, --maxfail), if it did."""
+    reason = session.shouldfail or session.shouldstop
+    return f"pytest stopped before the last test: {reason}" if reason else None
+
+
+def decide_outcome(session: pytest.Session, run: EvermuseRun, exitstatus: int,
+                   selection: Selection | None) -> tuple[RunOutcome, dict[str, Verdict]]:
+    """The run's outcome, decided once, and the verdicts of the rules it selected."""
+    run.finished = run.finished or time.time()
+    verdicts = selected_verdicts(run, selection)
+    narrowed = selection.narrowed if selection is not None else None
+    broken = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
+    failed = session.testsfailed > 0 or exitstatus == pytest.ExitCode.TESTS_FAILED
+    internal = None
+    if run.internal_error:
+        last = [line for line in run.internal_error.splitlines() if line.strip()][-1]
+        internal = f"a bug of the suite, not of the target: {last.strip()}; the traceback is in the console"
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        internal = "pytest ended with an internal error; its traceback is in the console"
+    interrupted = interruption(exitstatus)
+    not_checked = run.not_checked
+    if not_checked is None and not failed and not interrupted and not internal:
+        # Nothing failed, but a run that never got to do its work has checked nothing: it is not green.
+        not_checked = run.could_not_check()
+    outcome = decide(
+        must=tuple(v.rule.id for v in broken if v.rule.is_must),
+        should=tuple(v.rule.id for v in broken if not v.rule.is_must), failed=failed,
+        seconds=run.finished - run.started, internal_error=internal, interrupted=interrupted,
+        not_checked=not_checked, stopped_by_bounds=run.stopped_by_bounds(),
+        narrowed=" and ".join(filter(None, [narrowed, stopped_early(session)])) or None)
+    return outcome, verdicts
+
+
+def junit_properties(config: pytest.Config, outcome: RunOutcome) -> None:
+    """The outcome as properties of the JUnit test suite, for a CI that reads only the XML."""
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pytest moved it; the other outputs still say how the run ended
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.add_global_property("evermuse_outcome", outcome.verdict)
+        xml.add_global_property("evermuse_ending", outcome.ending.value)
+        xml.add_global_property("evermuse_headline", redact(outcome.headline))
+
+
+def write_summary(terminalreporter: Any, run: EvermuseRun | None, outcome: RunOutcome,
+                  selection: Selection | None) -> None:
+    """The suite's part of the terminal summary: the outcome's headline first, then what each rule judged."""
+    terminalreporter.section("evermuse-conformance")
+    if run is None:
+        terminalreporter.write_line(outcome.headline, yellow=True, bold=True)
+        return
+    verdicts = selected_verdicts(run, selection)
+    counts = count(verdicts)
+    violated = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
+    terminalreporter.write_line(redact(outcome.headline), green=outcome.verdict == "GREEN",
+                                red=outcome.verdict != "GREEN", bold=True)
+    must = sum(1 for v in violated if v.rule.is_must)
+    accepted = f", {counts[Outcome.ACCEPTED]} accepted as known deviations" if counts[Outcome.ACCEPTED] else ""
+    terminalreporter.write_line(
+        f"rules: {counts[Outcome.HELD]} held, {len(violated)} violated ({must} MUST, {len(violated) - must} SHOULD)"
+        f"{accepted}, {counts[Outcome.NOT_EXERCISED]} not exercised, of {len(verdicts)}")
+    for verdict in violated:
+        terminalreporter.write_line(f"  {verdict.rule.title} - {len(verdict.violations)} violations")
+    terminalreporter.write_line("exchanges judged per rule (0: not exercised):")
+    by_area: dict[str, list[str]] = {}
+    for verdict in verdicts.values():
+        by_area.setdefault(verdict.rule.area, []).append(f"{verdict.rule.id.rsplit('-', 1)[1]}:{verdict.judged}")
+    for area, cells in by_area.items():
+        terminalreporter.write_line(f"  {area:<7} {' '.join(cells)}")
+    terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}, "
+                                f"{time.time() - run.started:.0f} s of {run.settings.max_duration:g} s")
+    if run.stopped:
+        terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")
+    if outcome.ending == Ending.NOT_CHECKED:
+        terminalreporter.write_line(f"could not check the target: {redact(outcome.reason)}.", red=True, bold=True)
+    if outcome.ending == Ending.INTERNAL_ERROR and run.internal_error:
+        terminalreporter.write_line("internal error: a bug of the suite, not of the target. Please report it with "
+                                    "this traceback:", red=True, bold=True)
+        terminalreporter.write_line(redact(run.internal_error))
+    for path in run.written:
+        terminalreporter.write_line(f"drift report: {path}")
