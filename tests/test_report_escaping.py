@@ -25,7 +25,7 @@ HEADER = "<b>1.4</b> | *x*"
 PATH_ID = "b_<svg onload=alert(4)>"
 # What the suite's own page is made of: nothing else may appear, and no attribute that runs code.
 OWN_ELEMENTS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "ul", "li", "table", "thead",
-                "tbody", "tr", "th", "td", "code", "pre", "details", "summary", "strong", "em", "figure", "svg",
+                "tbody", "tr", "th", "td", "code", "pre", "details", "summary", "strong", "em", "br", "figure", "svg",
                 "line", "text", "polyline", "circle", "rect"}
 
 

@@ -18,7 +18,7 @@ MAY_IMPORT = {
     "client": {"model", "settings"},
     "activities": {"model", "settings", "client"},
     "rules": {"model", "settings"},
-    "report": {"model", "settings", "rules"},
+    "report": {"model", "settings", "client", "rules"},
     "simulator": {"model", "rules"},
     "pytest": set(STAGES[:-1]),
 }

@@ -1,31 +1,24 @@
 """What the campaign sends for a selection of the suite's tests.
 
-The campaign is a conductor of activities, and each declares here the rules it is there for: the preflight
-(always: it tells an unreachable target from a broken one), the seeded batches read to their end, each probe,
-and the walk of the list. A run of every test sends them all; a run of some (`-k`, `-m`, `--lf`, node ids)
-sends only the activities its rules need, and a selection of no test of the suite sends nothing at all.
+The campaign is a conductor of activities, and each declares the rules it is there for: the preflight (always:
+it tells an unreachable target from a broken one), the seeded batches read to their end (batches.serves), each
+probe (Probe.rules) and the walk of the list (listwalk.RULES). A run of every test sends them all; a run of
+some (`-k`, `-m`, `--lf`, node ids) sends only the activities its rules need, and a selection of no test of the
+suite sends nothing at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conformance.activities import batches, listwalk
 from conformance.activities.probes import PROBES, Need, Probe
 
 # Rules judged on any answer of the target, whatever sent the request: a selection of one of them gets the
 # whole campaign, since every exchange is evidence for it.
 EVERY_ANSWER = frozenset({"EM-HTTP-001", "EM-HTTP-002", "EM-HTTP-003", "EM-HTTP-004", "EM-HTTP-007",
                           "EM-HTTP-008", "EM-HTTP-009", "EM-HTTP-010", "EM-RATE-001", "EM-SEC-001"})
-# Rules judged on the batches the run seeds and on the series of reads of each until it ends.
-BATCH_AREAS = frozenset({"SHAPE", "COUNT", "STATUS", "TIME", "ERR", "ATT", "SENT", "SERIES"})
-BATCH_RULES = frozenset({"EM-INGEST-001", "EM-INGEST-002", "EM-INGEST-006", "EM-INGEST-007"})
-# Rules judged on the walk of the list past the run's batches.
-LIST_WALK = frozenset({"EM-LIST-001", "EM-LIST-002", "EM-LIST-003", "EM-LIST-004", "EM-LIST-005"})
 NEEDS_A_BATCH = (Need.OWN_BATCH, Need.SEEDED_BATCH)
-
-
-def reads_batches(rule_id: str) -> bool:
-    return rule_id.split("-")[1] in BATCH_AREAS or rule_id in BATCH_RULES
 
 
 @dataclass(frozen=True)
@@ -46,8 +39,8 @@ class Plan:
     def reads_to_the_end(self) -> bool:
         """Whether the batches are read until they end: for the rules over a batch's series and for the list."""
         rules = self.rules or frozenset()
-        return self.whole or self.property_tests or any(reads_batches(rule) for rule in rules) \
-            or bool(rules & LIST_WALK)
+        return self.whole or self.property_tests or any(batches.serves(rule) for rule in rules) \
+            or bool(rules & listwalk.RULES)
 
     @property
     def seeds(self) -> int | None:
@@ -58,7 +51,7 @@ class Plan:
 
     @property
     def walks_the_list(self) -> bool:
-        return self.whole or bool((self.rules or frozenset()) & LIST_WALK)
+        return self.whole or bool((self.rules or frozenset()) & listwalk.RULES)
 
 
 WHOLE = Plan()

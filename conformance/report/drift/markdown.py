@@ -49,6 +49,14 @@ def _code(value: Any) -> str:
     return _Markdown(f"`{text}`")
 
 
+def _exact_code(text: str) -> str:
+    """Text as a code span, character for character: delimited by more backticks than any run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{' '.join(text.splitlines())}{pad}{fence}"
+
+
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -113,10 +121,14 @@ def verdict_line(report: dict[str, Any]) -> list[str]:
         first = found[0]
         since = _rule_state(found) or "in this run"
         places = "; ".join(_code(f"{f['operation']} {f['place'] or 'answer'}") for f in found[:SHOWN_PLACES])
-        lines += [f"- **{rule}** (MUST) {_cell(first['sentence'])}", f"  {since} · who should change: "
-                  f"{_owner(rule, report)} · {_plural(len(found), 'finding')}, at {places}"
-                  f"{f' and {len(found) - SHOWN_PLACES} more' if len(found) > SHOWN_PLACES else ''}", ""]
-        lines += [*_fenced([f"{first['evidence']['curl'][:SHOWN_CURL]}"], "sh"), ""]
+        more = f" and {len(found) - SHOWN_PLACES} more" if len(found) > SHOWN_PLACES else ""
+        # Three lines a rule, joined by hard line breaks: ten broken rules still fit the first screen.
+        lines += [f"- **{rule}** (MUST) {_cell(first['sentence'])}  ",
+                  f"  {since} · who should change: {_owner(rule, report)} · "
+                  f"{_plural(len(found), 'finding')}, at {places}{more}  ",
+                  f"  Reproduce with: {_exact_code(first['evidence']['curl'][:SHOWN_CURL])}"]
+    if must:
+        lines.append("")
     if len(must) > SHOWN_MUST:
         lines += [f"And {len(must) - SHOWN_MUST} more MUST rules broken: "
                   + ", ".join(_code(rule) for rule in must[SHOWN_MUST:]) + ".", ""]

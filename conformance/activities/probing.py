@@ -1,0 +1,59 @@
+"""The probes of the campaign (conformance/activities/probes.py holds them as data): each is sent when the run
+meets its needs, each knowing what the ones before it saw; the rules of the others are skipped with the reason."""
+
+from __future__ import annotations
+
+from conformance.activities.batches import Batches, ids_listed
+from conformance.activities.listwalk import LIST_USE
+from conformance.activities.probes import WHY_NOT, Facts, Need, Probe
+from conformance.activities.recorder import Recorder
+from conformance.activities.scenarios import Identity
+from conformance.activities.sender import Sender
+from conformance.model.exchange import KeyRole
+from conformance.settings.options import RunSettings
+
+
+class Probing:
+    def __init__(self, settings: RunSettings, sender: Sender, recorder: Recorder, batches: Batches,
+                 identity: Identity, probes: list[Probe]):
+        self.settings = settings
+        self.sender = sender
+        self.recorder = recorder
+        self.batches = batches
+        self.identity = identity
+        self.probes = probes
+
+    def facts(self) -> Facts:
+        listed = frozenset(str(batch_id) for o in self.recorder.observations
+                           if o.exchange.context.valid_for == LIST_USE and o.exchange.key_role != KeyRole.OTHER
+                           for batch_id in ids_listed(o.exchange.response.json))
+        return Facts(self.identity, tuple(self.batches.own_batch_ids),
+                     tuple((s.scenario, s.sent) for s in self.batches.seeded), listed)
+
+    def meets(self, need: Need, facts: Facts) -> bool:
+        return {
+            Need.WRITES: not self.settings.read_only,
+            Need.READ_KEY: self.sender.client.keys.read is not None,
+            Need.OTHER_KEY: self.sender.client.keys.other is not None,
+            Need.OWN_BATCH: bool(facts.own_batch_ids),
+            Need.SEEDED_BATCH: bool(facts.seeded),
+        }[need]
+
+    def requests_ahead(self) -> int:
+        """The requests the probes the run can send will send."""
+        facts = self.facts()
+        return sum(len(probe.steps(facts)) for probe in self.probes
+                   if all(self.meets(need, facts) for need in probe.needs))
+
+    def run(self) -> None:
+        for probe in self.probes:
+            facts = self.facts()  # each probe knows what the ones before it saw
+            missing = [need for need in probe.needs if not self.meets(need, facts)]
+            if missing:
+                self.recorder.skip(probe.rules, WHY_NOT[missing[0]])
+                continue
+            for step in probe.steps(facts):
+                self.sender.send(step.activity, step.method, step.path, key=step.key, params=step.params,
+                                 body=step.body, content_type=step.content_type, headers=step.headers,
+                                 context=self.sender.context(intent=step.intent, sent=step.sent,
+                                                             replay_of=step.replay_of))
