@@ -130,6 +130,28 @@ def test_deviation_that_no_longer_happens_is_reported(tmp_path: Path) -> None:
     assert [entry["rule"] for entry in gone] == ["EM-SENT-007"]
 
 
+def test_a_deviation_of_a_rule_the_run_did_not_judge_is_kept_not_called_gone(tmp_path: Path) -> None:
+    # The simulator throttles no one, so EM-RATE-001 (what a 429 says) is never exercised; a selection of one
+    # other rule leaves EM-SENT-007 unjudged too.
+    entries = ENTRY.format(expires="2099-01-01") + ENTRY.replace("EM-SENT-007", "EM-RATE-001").format(
+        expires="2099-01-01")
+    path = _expectations(tmp_path, entries)
+    out = tmp_path / "drift"
+    run = run_suite(tmp_path, "--expectations", str(path), "--drift-report", str(out), "--published-spec",
+                    str(SMALL_PUBLISHED), *FAST)
+    assert run.returncode == 0, run.output[-2000:]
+    assert "EM-RATE-001 is listed as a known deviation" not in run.output
+    kept = json.loads((out / "drift.json").read_text())["expectations"]
+    assert [e["rule"] for e in kept["no_longer_reproduced"]] == ["EM-SENT-007"]
+    assert [e["rule"] for e in kept["not_judged"]] == ["EM-RATE-001"]
+    selected = run_suite(tmp_path / "selected", "-k", "EM-SHAPE-001", "--expectations", str(path), "--drift-report",
+                         str(out), "--published-spec", str(SMALL_PUBLISHED), *FAST)
+    assert selected.returncode == 0, selected.output[-2000:]
+    assert "listed as a known deviation" not in selected.output
+    kept = json.loads((out / "drift.json").read_text())["expectations"]
+    assert kept["no_longer_reproduced"] == [] and len(kept["not_judged"]) == 2
+
+
 @pytest.mark.parametrize(
     ("content", "sentence"),
     [("target: t\ndeviations:\n  - rule: EM-SENT-007\n", "is invalid at deviations/0"),

@@ -333,7 +333,7 @@ def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
             pytest.fail(text, pytrace=False)
         warnings.warn(ShouldViolation(text), stacklevel=2)
         return
-    if run.expectations.for_rule(rule_id) is not None:
+    if verdict.outcome == Outcome.HELD and run.expectations.for_rule(rule_id) is not None:
         warnings.warn(NoLongerReproduced(f"{rule_id} is listed as a known deviation in "
                                          f"{run.expectations.path} but held in this run: delete the entry"),
                       stacklevel=2)

@@ -354,8 +354,9 @@ def _expectations_section(expectations: dict[str, Any]) -> list[str]:
         return []
     lines = ["## Known deviations", "", f"From {_code(expectations['file'])}.", ""]
     for title, key in (("Accepted", "accepted"), ("Expired, failing again", "expired"),
-                       ("No longer reproduced: delete the entry", "no_longer_reproduced")):
-        entries = expectations[key]
+                       ("No longer reproduced: delete the entry", "no_longer_reproduced"),
+                       ("Not judged in this run: kept", "not_judged")):
+        entries = expectations.get(key, [])
         lines.append(f"- {title}: " + ("; ".join(
             _cell(f"{e['rule'] or e['fingerprint']} ({e['reason']}, {e['owner']}, until {e['expires']}, {e['link']})")
             for e in entries) if entries else "none"))

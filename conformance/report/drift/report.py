@@ -130,7 +130,10 @@ def published_part(source: str | None, decide: WhoShouldChange | None = None,
     }
 
 
-def expectations_part(expectations: Expectations, found: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
+def expectations_part(expectations: Expectations, found: list[dict[str, Any]], today: dt.date, *,
+                      held: frozenset[str] = frozenset(), checked: bool = True) -> dict[str, Any]:
+    """Each known deviation as this run saw it. One that did not happen is "no longer reproduced" (its entry can
+    go) only when its rule held in a run checked to the end; otherwise it was not judged, and is kept."""
     reproduced_rules = {f["rule"] for f in found}
     reproduced_prints = {f["fingerprint"] for f in found}
 
@@ -138,13 +141,18 @@ def expectations_part(expectations: Expectations, found: list[dict[str, Any]], t
         return {"rule": d.rule, "fingerprint": d.fingerprint, "reason": d.reason, "link": d.link, "owner": d.owner,
                 "expires": d.expires.isoformat()}
 
+    def reproduced(d: Any) -> bool:
+        return d.rule in reproduced_rules or d.fingerprint in reproduced_prints
+
+    def judged(d: Any) -> bool:
+        return checked and (d.rule is None or d.rule in held)
+
     return {
         "file": str(expectations.path) if expectations.path else None,
-        "accepted": [entry(d) for d in expectations.deviations if not d.expired(today)
-                     and (d.rule in reproduced_rules or d.fingerprint in reproduced_prints)],
+        "accepted": [entry(d) for d in expectations.deviations if not d.expired(today) and reproduced(d)],
         "expired": [entry(d) for d in expectations.deviations if d.expired(today)],
-        "no_longer_reproduced": [entry(d) for d in expectations.deviations
-                                 if d.rule not in reproduced_rules and d.fingerprint not in reproduced_prints],
+        "no_longer_reproduced": [entry(d) for d in expectations.deviations if not reproduced(d) and judged(d)],
+        "not_judged": [entry(d) for d in expectations.deviations if not reproduced(d) and not judged(d)],
     }
 
 
@@ -192,8 +200,10 @@ def build(*, provenance: dict[str, Any], live: dict[str, Any], published: dict[s
     report = {"$schema": SCHEMA_ID, "version": VERSION, "outcome": outcome, "provenance": provenance, "live": live,
               "published": published}
     updated = apply_history(report, history or runs.empty(), keep)
+    held = frozenset(v["rule"] for v in live.get("verdicts", []) if v["outcome"] == "held")
     report["expectations"] = expectations_part(expectations, live["findings"],
-                                               dt.date.fromisoformat(provenance["started_at"][:10]))
+                                               dt.date.fromisoformat(provenance["started_at"][:10]), held=held,
+                                               checked=bool(outcome["counts_in_history"]))
     return report, updated
 
 
