@@ -219,7 +219,7 @@ def _live_summary(live: dict[str, Any]) -> str:
     head = live["status"] if live["status"] == "checked" or not live["reason"] \
         else f"{live['status']}: {live['reason']}"
     broken = broken_rules(live)
-    return (f"{head}; {len(broken)} rules broken, {rules.get('held', 0)} held, "
+    return (f"{head}; {_plural(len(broken), 'rule')} broken, {rules.get('held', 0)} held, "
             f"{rules.get('accepted', 0)} accepted, {rules.get('not exercised', 0)} not exercised")
 
 
