@@ -296,7 +296,7 @@ def test_report_page_writes_the_example_where_it_is_told(tmp_path: Path) -> None
     assert done.returncode == 0, shown(done)
     assert "night 1: exit 0, faults none" in done.stdout
     assert "night 3: exit 1, faults type-upper-case" in done.stdout
-    assert (tmp_path / "drift-example.md").read_text().startswith("# Evermuse Ingestion API: spec drift")
+    assert (tmp_path / "drift-example.md").read_text().startswith("# RED: 1 MUST and 0 SHOULD rules broken\n")
     assert not (tmp_path / "drift-page.png").exists()
     assert f"command: python bench/report_page.py --out {tmp_path} --no-screenshot" in done.stdout
 
