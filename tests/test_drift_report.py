@@ -225,3 +225,12 @@ def test_drift_command_refuses_a_bad_baseline_with_a_sentence(tmp_path: Path) ->
     assert done.returncode == 2
     assert done.stderr.strip().endswith(
         "is not JSON (Expecting property name enclosed in double quotes); fix --baseline.")
+
+
+def test_a_baseline_written_before_reports_stated_their_outcome_still_starts_the_history(tmp_path: Path) -> None:
+    old = sample()
+    del old["outcome"]  # a drift.json of an earlier suite version
+    path = tmp_path / "drift.json"
+    path.write_text(json.dumps(old))
+    history = report.load_baseline(str(path))
+    assert [(run["status"], run["counts"], run["must"]) for run in history["runs"]] == [("checked", True, 2)]

@@ -50,6 +50,18 @@ def from_report(report: dict[str, Any], items: Iterable[tuple[str, str]]) -> dic
     return record_run(empty(), report, items, keep=DEFAULT_KEEP)
 
 
+def outcome_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The outcome a report states; for a drift.json written before reports stated one (a --drift-baseline),
+    what its verdicts and status said."""
+    if "outcome" in report:
+        return report["outcome"]
+    verdicts = report["live"].get("verdicts", [])
+    broken = [v for v in verdicts if v["outcome"] in ("violated", "expired")]
+    return {"must": [v["rule"] for v in broken if v["level"] == "MUST"],
+            "should": [v["rule"] for v in broken if v["level"] == "SHOULD"],
+            "counts_in_history": report["live"]["status"] == "checked"}
+
+
 def record_run(history: dict[str, Any], report: dict[str, Any], items: Iterable[tuple[str, str]], *,
                keep: int) -> dict[str, Any]:
     """The history with this report's run added, and only the last `keep` runs kept.
@@ -58,14 +70,15 @@ def record_run(history: dict[str, Any], report: dict[str, Any], items: Iterable[
     """
     runs = list(history["runs"])
     findings = dict(items)
-    verdicts = report["live"].get("verdicts", [])
+    outcome = outcome_of(report)
     runs.append({
         "id": (runs[-1]["id"] + 1) if runs else 1,
         "started_at": report["provenance"]["started_at"],
         "status": report["live"]["status"],
-        "counts": bool(report["outcome"]["counts_in_history"]),
-        "must": sum(v["outcome"] in ("violated", "expired") and v["level"] == "MUST" for v in verdicts),
-        "should": sum(v["outcome"] in ("violated", "expired") and v["level"] == "SHOULD" for v in verdicts),
+        "counts": bool(outcome["counts_in_history"]),
+        # The run's outcome counts what it broke; the history does not count again.
+        "must": len(outcome["must"]),
+        "should": len(outcome["should"]),
         "findings": sorted(findings),
     })
     runs = runs[-keep:]
