@@ -173,6 +173,16 @@ class StartedSuite:
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 
+    def __enter__(self) -> StartedSuite:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A test that failed before waiting leaves no run behind it.
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.out.close()
+
     def wait(self, timeout: float = 120) -> SuiteRun:
         try:
             returncode = self.process.wait(timeout=timeout)
