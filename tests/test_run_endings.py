@@ -90,12 +90,12 @@ def test_a_signal_while_waiting_for_the_batches_ends_interrupted(tmp_path: Path,
                                                                   said: str) -> None:
     history, directory = night(tmp_path, first_night, "report")
     # Batches that take a minute: the signal comes while the run waits for them, the break already seen.
-    with simulator(lifecycle=60) as server:
-        with StartedSuite(tmp_path, "--base-url", server.base_url, "--lifecycle-timeout", "120",
-                          "--drift-report", str(directory), "--drift-history", str(history), env=ENV) as started:
-            wait_for_reads(server, 12, started)
-            started.signal(signum)
-            run = started.wait()
+    with simulator(lifecycle=60) as server, \
+            StartedSuite(tmp_path, "--base-url", server.base_url, "--lifecycle-timeout", "120", "--drift-report",
+                         str(directory), "--drift-history", str(history), env=ENV) as started:
+        wait_for_reads(server, 12, started)
+        started.signal(signum)
+        run = started.wait()
     assert run.returncode == 2, run.output[-3000:]
     first_line, report = report_of(directory)
     assert first_line.startswith("# INTERRUPTED after ") and "not a clean run" in first_line and said in first_line
@@ -122,11 +122,10 @@ def test_the_runs_own_bound_ends_it_partial(tmp_path: Path, first_night: Path) -
 def test_a_bug_in_a_check_is_ours_exit_3_with_its_traceback(tmp_path: Path, first_night: Path) -> None:
     history, directory = night(tmp_path, first_night, "report")
     env = {**ENV, "PYTHONPATH": str(ROOT)}
-    with simulator(lifecycle=1) as server:
-        with StartedSuite(tmp_path, "-p", "tests.broken_check", "--base-url", server.base_url,
-                          "--lifecycle-timeout", "15", "--drift-report", str(directory),
-                          "--drift-history", str(history), env=env) as started:
-            run = started.wait()
+    with simulator(lifecycle=1) as server, \
+            StartedSuite(tmp_path, "-p", "tests.broken_check", "--base-url", server.base_url, "--lifecycle-timeout",
+                         "15", "--drift-report", str(directory), "--drift-history", str(history), env=env) as started:
+        run = started.wait()
     assert run.returncode == 3, run.output[-3000:]
     assert "BugInACheck: a check of the suite tripped over its own code" in run.output
     assert "Please report it with this traceback:" in run.output and 'File "' in run.output
