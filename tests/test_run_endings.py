@@ -39,14 +39,17 @@ def history_runs(history: Path) -> list[tuple[str, bool]]:
     return [(run["status"], run["counts"]) for run in json.loads(history.read_text())["runs"]]
 
 
-def wait_for_reads(server: SimulatorServer, reads: int, started: StartedSuite, timeout: float = 120) -> None:
-    """Until the target has answered this many status reads of batches: the run is then waiting for them."""
+def wait_until(started: StartedSuite, ready: Any, what: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while sum(1 for method, path in list(server.simulator.requests)
-              if method == "GET" and path.startswith("/api/v1/ingest/batches/")) < reads:
-        assert started.process.poll() is None, "the run ended before it waited for its batches"
-        assert time.monotonic() < deadline, "the run never got to wait for its batches"
-        time.sleep(0.1)
+    while not ready():
+        assert started.process.poll() is None, f"the run ended before {what}"
+        assert time.monotonic() < deadline, f"the run never got to {what}"
+        time.sleep(0.05)
+
+
+def status_reads(server: SimulatorServer) -> int:
+    return sum(1 for method, path in list(server.simulator.requests)
+               if method == "GET" and path.startswith("/api/v1/ingest/batches/"))
 
 
 @pytest.fixture(scope="module")
@@ -84,23 +87,34 @@ def the_next_checked_night_still_sees_the_break(tmp_path: Path, history: Path) -
     assert report["trend"]["resolved"] == []
 
 
-@pytest.mark.parametrize(("signum", "said"), [(signal.SIGINT, "interrupted by Ctrl-C (SIGINT)"),
-                                              (signal.SIGTERM, "interrupted by SIGTERM")], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_while_waiting_for_the_batches_ends_interrupted(tmp_path: Path, first_night: Path, signum: int,
-                                                                  said: str) -> None:
+@pytest.mark.parametrize(("signum", "moment", "said"), [
+    (signal.SIGINT, "waiting", "interrupted by Ctrl-C (SIGINT)"),
+    (signal.SIGTERM, "waiting", "interrupted by SIGTERM"),
+    (signal.SIGINT, "seeding", "interrupted by Ctrl-C (SIGINT)"),
+], ids=["SIGINT-waiting", "SIGTERM-waiting", "SIGINT-seeding"])
+def test_a_signal_ends_the_run_interrupted(tmp_path: Path, first_night: Path, signum: int, moment: str,
+                                          said: str) -> None:
     history, directory = night(tmp_path, first_night, "report")
-    # Batches that take a minute: the signal comes while the run waits for them, the break already seen.
+    output = tmp_path / "output.txt"
+    # Batches that take a minute: "waiting" signals once the tests run (pytest has printed the settings) and the
+    # batches have been read a dozen times, the break already seen; "seeding", at the first batch sent, which is
+    # while pytest collects.
     with simulator(lifecycle=60) as server, \
             StartedSuite(tmp_path, "--base-url", server.base_url, "--lifecycle-timeout", "120", "--drift-report",
                          str(directory), "--drift-history", str(history), env=ENV) as started:
-        wait_for_reads(server, 12, started)
+        if moment == "waiting":
+            wait_until(started, lambda: "evermuse-conformance settings:" in output.read_text(errors="replace")
+                       and status_reads(server) >= 12, "its tests, the batches read")
+        else:
+            wait_until(started, lambda: any(method == "POST" for method, _ in list(server.simulator.requests)),
+                       "its first batch")
         started.signal(signum)
         run = started.wait()
     assert run.returncode == 2, run.output[-3000:]
     first_line, report = report_of(directory)
     assert first_line.startswith("# INTERRUPTED after ") and "not a clean run" in first_line and said in first_line
     assert report["outcome"]["ending"] == report["live"]["status"] == "interrupted"
-    assert "INTERRUPTED after" in run.output and "Traceback" not in run.output
+    assert "INTERRUPTED after" in run.output and "INTERNALERROR" not in run.output
     assert history_runs(history) == [("checked", True), ("interrupted", False)]
     assert dict(run.junit_properties)["evermuse_outcome"] == "INTERRUPTED"
     the_next_checked_night_still_sees_the_break(tmp_path, history)

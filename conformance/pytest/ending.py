@@ -19,7 +19,7 @@ from conformance.rules.verdicts import Outcome, Verdict, count
 # The statuses after which pytest writes the terminal summary; after the others the plugin writes its own part.
 SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED,
                     pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED)
-# The signal that interrupted the run, when it was not Ctrl-C: set by the handler, read once at the end.
+# How the run was interrupted, if it was: "SIGTERM" from its handler, "interrupt" once pytest met the interruption.
 _signalled: list[str] = []
 
 
@@ -38,6 +38,24 @@ def restore_sigterm(previous: Any) -> None:
     signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
+def _has_a_line(entry: Any) -> bool:
+    try:
+        entry.lineno  # noqa: B018  (the property is what raises)
+    except TypeError:
+        return False
+    return True
+
+
+def readable_interruption(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Python 3.11 may leave a frame of an interrupted traceback without a line number, which pytest's own report
+    of the interruption trips over (the TypeError of pytest-dev/pytest-xdist#1196): such frames are left out, so
+    an interrupted run still ends as one, with its report. The interruption is noted first: should pytest's
+    report still trip, the run's outcome says interrupted all the same."""
+    if isinstance(excinfo.value, KeyboardInterrupt):  # pytest.exit() comes this way too, and is no interruption
+        _signalled.append("interrupt")
+    excinfo.traceback = excinfo.traceback.filter(_has_a_line)
+
+
 def selected_verdicts(run: EvermuseRun, selection: Selection | None) -> dict[str, Verdict]:
     """The verdicts of the rules the session selected (all of them for the whole suite)."""
     verdicts = run.verdicts_so_far()
@@ -47,7 +65,7 @@ def selected_verdicts(run: EvermuseRun, selection: Selection | None) -> dict[str
 
 
 def interruption(exitstatus: int) -> str | None:
-    if exitstatus != pytest.ExitCode.INTERRUPTED:
+    if exitstatus != pytest.ExitCode.INTERRUPTED and not _signalled:
         return None
     return "interrupted by SIGTERM" if "SIGTERM" in _signalled else "interrupted by Ctrl-C (SIGINT)"
 
