@@ -23,19 +23,34 @@ SUMMARY_STATUSES = (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.Exi
 _signalled: list[str] = []
 
 
-def _interrupted_by_sigterm(signum: int, frame: Any) -> None:
-    _signalled.append("SIGTERM")
-    raise KeyboardInterrupt("SIGTERM")
+def _interrupted_by(name: str) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        _signalled.append(name)
+        raise KeyboardInterrupt(name)
+
+    return handler
 
 
-def on_sigterm_interrupt() -> Any:
-    """A job runner's cancel or timeout (SIGTERM) ends the run as Ctrl-C does: with a report that says so.
-    Returns the handler it replaced."""
-    return signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
+def on_signals_interrupt() -> dict[int, Any]:
+    """SIGTERM (a job runner's cancel or timeout) ends the run as Ctrl-C does, with a report that says so; and each
+    is noted as it comes, so that one a library swallows still ends the run (see interrupt_if_signalled).
+    Returns the handlers replaced."""
+    replaced = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupted_by("SIGTERM"))}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not a debugger's own
+        replaced[signal.SIGINT] = signal.signal(signal.SIGINT, _interrupted_by("SIGINT"))
+    return replaced
 
 
-def restore_sigterm(previous: Any) -> None:
-    signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+def restore_signals(replaced: dict[int, Any]) -> None:
+    for signum, previous in replaced.items():
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+
+
+def interrupt_if_signalled() -> None:
+    """At a boundary of the session (collection done, a test about to start): a signal came, yet the session goes
+    on, because code between (a library building its strategies, say) caught the KeyboardInterrupt. End it now."""
+    if "SIGINT" in _signalled or "SIGTERM" in _signalled:
+        raise KeyboardInterrupt("interrupted earlier")
 
 
 def _has_a_line(entry: Any) -> bool:

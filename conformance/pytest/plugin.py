@@ -43,7 +43,7 @@ _SCRATCH = pytest.StashKey[str]()
 _SELECTION = pytest.StashKey[Selection]()
 _DESELECTED = pytest.StashKey[int]()
 _OUTCOME = pytest.StashKey[RunOutcome]()
-_SIGTERM = pytest.StashKey[Any]()
+_SIGNALS = pytest.StashKey[dict[int, Any]]()
 _LOG_RECORDS = RedactingLogRecords()
 
 
@@ -106,7 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _LOG_RECORDS.install()
     if _collects_the_suite(config):
         # A job runner's cancel or timeout (SIGTERM) ends the run as Ctrl-C does: with a report that says so.
-        config.stash[_SIGTERM] = ending.on_sigterm_interrupt()
+        config.stash[_SIGNALS] = ending.on_signals_interrupt()
     if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         # The suite's run leaves nothing behind in .hypothesis/, and nothing one run saved steers the next.
         config.stash[_SCRATCH] = hypothesis_home.enter()
@@ -172,6 +172,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     if config.option.collectonly or not _collects_the_suite(config):
         return
+    ending.interrupt_if_signalled()
     suite = [item for item in session.items if item.get_closest_marker(SUITE_MARK)]
     selection = config.stash[_SELECTION] = selection_of(config, suite, config.stash.get(_DESELECTED, 0), SUITE_DIR)
     if suite and _LAUNCHED not in config.stash:
@@ -187,8 +188,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     launched = config.stash.get(_LAUNCHED, None)
     if launched is not None and config.stash.get(_RUN, None) is not launched:
         launched.stop()  # launched while collecting, but no test of the suite was run
-    if _SIGTERM in config.stash:
-        ending.restore_sigterm(config.stash[_SIGTERM])
+    if _SIGNALS in config.stash:
+        ending.restore_signals(config.stash[_SIGNALS])
     _LOG_RECORDS.uninstall()
     if _SCRATCH in config.stash:
         hypothesis_home.leave(config.stash[_SCRATCH])
@@ -422,6 +423,7 @@ def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo[Any], rep
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = _run_of(item.config)
     if run is not None and item.get_closest_marker(SUITE_MARK):
+        ending.interrupt_if_signalled()
         _end_on_our_bug(run)  # met by an earlier test: nothing after it can be trusted
 
 
