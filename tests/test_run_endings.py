@@ -183,6 +183,7 @@ def test_a_selection_of_nothing_sends_nothing_and_says_not_run(tmp_path: Path, f
         sent = len(server.simulator.requests)
     assert sent == 0
     assert run.returncode == 5, run.output[-3000:]
+    assert "NOT RUN: the selection chose no test of the suite, so nothing was sent" in run.output
     first_line, report = report_of(directory)
     assert first_line == "# NOT RUN: the selection chose no test of the suite, so nothing was sent"
     assert report["live"]["status"] == "not run" and report["provenance"]["requests"] == 0

@@ -463,18 +463,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _write_not_run(config: pytest.Config, reason: str) -> None:
-    """A report that says no run happened, for a session whose selection left nothing of the suite to run."""
+    """The outcome of a session whose selection left nothing of the suite to run, and a report that says so."""
     try:
         settings = settings_for(config)
     except SettingsError:
         return
+    outcome = run_outcome.not_run(reason)
+    config.stash[_OUTCOME] = outcome
+    ending.junit_properties(config, outcome)
     if not settings.drift_report:
         return
     from conformance.report.drift.report import not_run_report, write
 
-    outcome = run_outcome.not_run(reason)
-    config.stash[_OUTCOME] = outcome
-    ending.junit_properties(config, outcome)
     target = settings.base_url or "embedded reference simulator"
     write(not_run_report(target, reason, outcome.as_dict()), Path(settings.drift_report))
 
