@@ -228,3 +228,16 @@ def test_last_failed_rechecks_only_the_broken_rules_and_sends_only_what_they_nee
                               cache_dir=cache)
     assert after_fix.returncode == 0, after_fix.output[-3000:]
     assert "PARTIAL after" in after_fix.output and "GREEN" not in after_fix.output
+
+
+def test_an_interruption_a_library_swallows_still_ends_the_run(tmp_path: Path) -> None:
+    env = {**ENV, "PYTHONPATH": str(ROOT)}
+    with simulator(lifecycle=1) as server, \
+            StartedSuite(tmp_path, "-p", "tests.swallowed_interrupt", "--base-url", server.base_url,
+                         "--drift-report", str(tmp_path / "report"), env=env) as started:
+        run = started.wait()
+    assert run.returncode == 2, run.output[-3000:]
+    first_line, report = report_of(tmp_path / "report")
+    assert first_line.startswith("# INTERRUPTED after ") and "interrupted by Ctrl-C (SIGINT)" in first_line
+    assert report["outcome"]["ending"] == "interrupted"
+    assert run.cases == {}, "the run went on to its tests after Ctrl-C"

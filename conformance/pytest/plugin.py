@@ -274,6 +274,16 @@ def _end_on_our_bug(run: EvermuseRun) -> None:
                     "evermuse-conformance section", returncode=EXIT_INTERNAL_ERROR)
 
 
+def _heeding_signals(report: Any) -> Any:
+    """A progress callback that first ends the run if a signal came and was swallowed on its way."""
+
+    def update(line: str) -> None:
+        ending.interrupt_if_signalled()
+        report(line)
+
+    return update
+
+
 @pytest.fixture(scope="session")
 def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     """The run, its batches seeded; the probes and the wait for the batches go on in the background."""
@@ -286,9 +296,14 @@ def evermuse_run(request: pytest.FixtureRequest) -> EvermuseRun:
     request.addfinalizer(run.stop)
     progress = config.stash[_PROGRESS] = progress_for(config)
     try:
-        run.await_launch(progress.update)
+        run.await_launch(_heeding_signals(progress.update))
         run.share_for_property_tests(config.stash.get(_PROPERTY_ITEMS, []))
-        run.on_generated = lambda: progress.aside(run.property_progress_line())
+
+        def after_each_generated_request() -> None:
+            ending.interrupt_if_signalled()
+            progress.aside(run.property_progress_line())
+
+        run.on_generated = after_each_generated_request
     except Exception as exc:
         _ended_by(run, exc)
     finally:
@@ -301,7 +316,7 @@ def finished_run(evermuse_run: EvermuseRun, request: pytest.FixtureRequest) -> E
     """The run once its campaign is over: every batch ended (or timed out) and the list walked."""
     progress = request.config.stash[_PROGRESS]
     try:
-        evermuse_run.finish_campaign(progress.update)
+        evermuse_run.finish_campaign(_heeding_signals(progress.update))
     except Exception as exc:
         _ended_by(evermuse_run, exc)
     finally:
