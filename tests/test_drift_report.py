@@ -15,6 +15,7 @@ import jsonschema
 
 from conformance.model.exchange import Observation
 from conformance.report.drift import report
+from conformance.report.drift.html import render_html
 from conformance.report.drift.markdown import render
 from conformance.rules.catalogue import load_catalogue
 from conformance.rules.checker import Checked, check_observation
@@ -146,6 +147,10 @@ def test_a_night_not_checked_to_the_end_neither_resolves_nor_flakes_a_finding() 
     first, second, third, fourth = nights([count, problem], [count], [], [count, problem], endings=endings)
     assert second["outcome"]["headline"].startswith("INTERRUPTED after 280 s: 1 MUST and 0 SHOULD rules broken so far")
     assert second["trend"]["resolved"] == [] and third["trend"]["resolved"] == []
+    # The interrupted night's own report counts only the checked nights in "seen in", and says so.
+    interrupted = {f["rule"]: (f["state"], f["seen_in"], f["of_runs"]) for f in second["live"]["findings"]}
+    assert interrupted["EM-COUNT-001"] == ("persisting", 1, 1)
+    assert "| 1 of 1 checked, and this run |" in render(second)
     states = {f["rule"]: (f["state"], f["first_seen"], f["seen_in"], f["of_runs"]) for f in fourth["live"]["findings"]}
     assert states["EM-HTTP-003"] == ("persisting", "2026-11-21", 2, 2)
     assert states["EM-COUNT-001"] == ("persisting", "2026-11-21", 2, 2)
@@ -153,6 +158,8 @@ def test_a_night_not_checked_to_the_end_neither_resolves_nor_flakes_a_finding() 
         ("checked", True), ("interrupted", False), ("not checked", False), ("checked", True)]
     page = render(fourth)
     assert "Runs not checked to the end, left out of the trend: 2." in page and "line [2, 2]" in page
+    # The HTML page draws the same two runs, not the four kept.
+    assert render_html(fourth, page).count("<circle") == 2 * 2
     for night in (first, second, third, fourth):
         jsonschema.Draft202012Validator(SCHEMA).validate(night)
 

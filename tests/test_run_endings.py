@@ -127,7 +127,7 @@ def test_the_runs_own_bound_ends_it_partial(tmp_path: Path, first_night: Path) -
                         "--drift-report", str(directory), "--drift-history", str(history), env=ENV)
     assert run.returncode == 1, run.output[-3000:]  # the break was seen before the bound
     first_line, report = report_of(directory)
-    assert first_line.startswith("# PARTIAL after ") and "raise --max-requests" in first_line
+    assert first_line.startswith("# PARTIAL after ") and "raise --max-duration (6 s)" in first_line
     assert report["outcome"]["ending"] == "partial" and report["outcome"]["must"] == [RULE]
     assert history_runs(history) == [("checked", True), ("partial", False)]
     the_next_checked_night_still_sees_the_break(tmp_path, history)

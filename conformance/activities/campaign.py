@@ -16,7 +16,7 @@ from conformance.activities.probing import Probing
 from conformance.activities.recorder import Recorder
 from conformance.activities.scenarios import Identity
 from conformance.activities.sender import Sender
-from conformance.client.bounded import UNREACHABLE, ApiClient, RunLimitReached, TargetSilent
+from conformance.client.bounded import UNREACHABLE, ApiClient, BudgetSpent, RunLimitReached, TargetSilent
 from conformance.settings.options import RunSettings
 
 __all__ = ["Campaign", "CouldNotCheck", "Seeded"]
@@ -44,6 +44,7 @@ class Campaign:
         self.stopped: str | None = None
         # Whether the run's own bounds (--max-requests, --max-duration) stopped it, rather than the target.
         self.stopped_by_limit = False
+        self.limit_reached = ""
         self.phase = "not started"
 
     # --- what the session reads of it ----------------------------------------------------------
@@ -70,9 +71,7 @@ class Campaign:
         self.phase = "seeding"
         self._guarded(self._begin)
         if self.stopped_by_limit and not any(s.reads for s in self.seeded) and not self.batches.adopted:
-            raise CouldNotCheck(f"{self.stopped} before any batch was read; raise --max-requests "
-                                f"({self.settings.max_requests}) or --max-duration "
-                                f"({self.settings.max_duration:g} s)")
+            raise CouldNotCheck(f"{self.stopped} before any batch was read; raise {self.limit_reached}")
 
     def _begin(self) -> None:
         if not self.preflight():
@@ -107,6 +106,12 @@ class Campaign:
             self._guarded(self.list_walk.run)
         self.phase = "done"
 
+    def setting_to_raise(self, exc: RunLimitReached) -> str:
+        """The one bound that ran out, as the setting to raise and its value now."""
+        if isinstance(exc, BudgetSpent):
+            return f"--max-requests ({self.settings.max_requests})"
+        return f"--max-duration ({self.settings.max_duration:g} s)"
+
     def cancel(self) -> None:
         """Stop waiting: the session is ending before the batches did."""
         self._cancelled.set()
@@ -116,6 +121,7 @@ class Campaign:
             step()
         except RunLimitReached as exc:
             self.stopped, self.stopped_by_limit = str(exc), True
+            self.limit_reached = self.setting_to_raise(exc)
         except TargetSilent as exc:
             self.stopped = f"the target stopped answering: {exc}"
 

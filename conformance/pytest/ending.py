@@ -25,8 +25,12 @@ _signalled: list[str] = []
 
 def _interrupted_by(name: str) -> Any:
     def handler(signum: int, frame: Any) -> None:
+        first = not any(noted in ("SIGINT", "SIGTERM") for noted in _signalled)
         _signalled.append(name)
-        raise KeyboardInterrupt(name)
+        # Only the first one interrupts: a second Ctrl-C, or a job runner's repeated SIGTERM, while the run writes
+        # its report and stops would break pytest's own wrap-up and end the process with another status.
+        if first:
+            raise KeyboardInterrupt(name)
 
     return handler
 
@@ -95,6 +99,7 @@ def decide_outcome(session: pytest.Session, run: EvermuseRun, exitstatus: int,
                    selection: Selection | None) -> tuple[RunOutcome, dict[str, Verdict]]:
     """The run's outcome, decided once, and the verdicts of the rules it selected."""
     run.finished = run.finished or time.time()
+    run.requests_at_end = run.budget.used
     verdicts = selected_verdicts(run, selection)
     narrowed = selection.narrowed if selection is not None else None
     broken = [v for v in verdicts.values() if v.outcome in (Outcome.VIOLATED, Outcome.EXPIRED)]
@@ -157,8 +162,9 @@ def write_summary(terminalreporter: Any, run: EvermuseRun | None, outcome: RunOu
         by_area.setdefault(verdict.rule.area, []).append(f"{verdict.rule.id.rsplit('-', 1)[1]}:{verdict.judged}")
     for area, cells in by_area.items():
         terminalreporter.write_line(f"  {area:<7} {' '.join(cells)}")
-    terminalreporter.write_line(f"requests: {run.budget.used} of a budget of {run.budget.limit}, "
-                                f"{time.time() - run.started:.0f} s of {run.settings.max_duration:g} s")
+    terminalreporter.write_line(f"requests: {run.requests_sent} of a budget of {run.budget.limit}, "
+                                f"{(run.finished or time.time()) - run.started:.0f} s of "
+                                f"{run.settings.max_duration:g} s")
     if run.stopped:
         terminalreporter.write_line(f"stopped early: {redact(run.stopped)}")
     if outcome.ending == Ending.NOT_CHECKED:

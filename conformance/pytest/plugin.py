@@ -472,7 +472,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             save_history(history, Path(run.settings.drift_history))
         run.written = [str(path) for path in paths[:3]]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and outcome.exit_status not in ending.SUMMARY_STATUSES:
+    # pytest decides whether to write its summary from the status the session ended with, before the outcome.
+    if reporter is not None and exitstatus not in ending.SUMMARY_STATUSES:
         reporter.ensure_newline()  # pytest writes no terminal summary for a run that ends with this status
         ending.write_summary(reporter, run, outcome, selection)
 

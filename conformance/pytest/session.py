@@ -76,6 +76,9 @@ class EvermuseRun:
         self.campaign: Campaign | None = None
         self.started = time.time()
         self.finished: float | None = None
+        # The requests sent when the outcome was decided: the summary and the report say the same number, though
+        # an interrupted campaign may still finish a request or two before it stops.
+        self.requests_at_end: int | None = None
         self.property_budget: dict[str, int] = {}
         self.property_sent: dict[str, int] = {}
         # Why a property test chose not to send, when it was not for want of budget or time.
@@ -197,7 +200,7 @@ class EvermuseRun:
         return f"property test {label}: {sent} of {share} requests; {self.progress_line()}"
 
     def stop(self) -> None:
-        self.finished = time.time()
+        self.finished = self.finished or time.time()
         if self._launch is not None:
             self._launch.join(timeout=self.settings.request_timeout + 5)
         if self.campaign is not None:
@@ -215,6 +218,10 @@ class EvermuseRun:
     def evidence_dir(self) -> str:
         """Where the curl lines of failures say a long request body is: the drift report writes it there."""
         return str(Path(self.settings.drift_report) / "evidence") if self.settings.drift_report else "evidence"
+
+    @property
+    def requests_sent(self) -> int:
+        return self.requests_at_end if self.requests_at_end is not None else self.budget.used
 
     @property
     def stopped(self) -> str | None:
@@ -279,10 +286,9 @@ class EvermuseRun:
         return None
 
     def stopped_by_bounds(self) -> str | None:
-        """Why the run's own bounds stopped it before its campaign was done, naming the settings to raise."""
+        """Why the run's own bounds stopped it before its campaign was done, naming the setting to raise."""
         if self.campaign is not None and self.campaign.stopped_by_limit:
-            return (f"the run stopped before it was done: {self.campaign.stopped}; raise --max-requests "
-                    f"({self.settings.max_requests}) or --max-duration ({self.settings.max_duration:g} s)")
+            return f"the run stopped before it was done: {self.campaign.stopped}; raise {self.campaign.limit_reached}"
         return None
 
     # --- evidence and verdicts ----------------------------------------------------------------
@@ -362,7 +368,7 @@ class EvermuseRun:
         target = self.settings.base_url or "embedded reference simulator"
         observations = [checked.observation for checked in evidence]
         origin = report.provenance(target=target, started=self.started, finished=self.finished or time.time(),
-                                   seed=self.settings.seed, requests=self.budget.used,
+                                   seed=self.settings.seed, requests=self.requests_sent,
                                    server_version=drift_live.version_header(observations),
                                    published_source=self.settings.published_spec)
         published = report.published_part(self.settings.published_spec, report.who_should_change(evidence),

@@ -120,7 +120,10 @@ def presence(history: dict[str, Any], fingerprint: str) -> Presence | None:
         state = "persisting"
     else:
         state = "flaky"
-    return Presence(state, seen[0]["started_at"][:10], seen[-1]["started_at"][:10], len(seen), len(runs))
+    # A newest run that does not count is not counted here either: "seen in" is over the runs checked to the end.
+    uncounted = 0 if counts(runs[-1]) else 1
+    return Presence(state, seen[0]["started_at"][:10], seen[-1]["started_at"][:10], len(seen) - uncounted,
+                    len(runs) - uncounted)
 
 
 def resolved(history: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import markdown as markdown_lib
 
-from conformance.report.drift.markdown import run_labels
+from conformance.report.drift.markdown import counted, run_labels
 
 CHART_MARK = "EVERMUSE-TREND-CHART"
 WIDTH, HEIGHT, PAD = 640, 220, 40
@@ -71,7 +71,8 @@ def render_html(report: dict[str, Any], markdown_text: str) -> str:
     # Markdown inside the collapsed details is converted too.
     text = text.replace("<details><summary>", '<details markdown="1"><summary>')
     body = markdown_lib.markdown(text, extensions=["tables", "fenced_code", "md_in_html"], output_format="html")
-    body = body.replace(f"<p>{CHART_MARK}</p>", f'<figure>{trend_svg(report.get("history", []))}</figure>')
+    # The runs the Markdown's chart draws: those checked to the end.
+    body = body.replace(f"<p>{CHART_MARK}</p>", f'<figure>{trend_svg(counted(report.get("history", [])))}</figure>')
     title = html.escape(f"Evermuse Ingestion API: spec drift on {report['provenance']['started_at'][:10]}")
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
             f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")

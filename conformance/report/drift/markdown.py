@@ -81,8 +81,11 @@ def _state(item: dict[str, Any]) -> str:
     return STATE.get(state, "").format(first_seen=item.get("first_seen")) if state else ""
 
 
-def _seen(item: dict[str, Any]) -> str:
-    return f"{item['seen_in']} of {item['of_runs']}" if "seen_in" in item else ""
+def _seen(item: dict[str, Any], counted_run: bool = True) -> str:
+    """In how many of the runs checked to the end; this run too, when it was not checked to the end."""
+    if "seen_in" not in item:
+        return ""
+    return f"{item['seen_in']} of {item['of_runs']}" + ("" if counted_run else " checked, and this run")
 
 
 def broken_rules(live: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -158,7 +161,8 @@ def counted(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def trend_chart(history: list[dict[str, Any]]) -> list[str]:
     """The MUST and SHOULD rules broken per checked run, as text, and as a Mermaid xychart (which GitHub draws)
     once there are two runs to draw a line between."""
-    left_out = len(history) - len(counted(history))
+    # A run that sent nothing (NOT RUN, a comparison of documents alone) has no place in a trend of checks.
+    left_out = sum(1 for run in history if run.get("status") != "not run") - len(counted(history))
     history = counted(history)
     note = [f"Runs not checked to the end, left out of the trend: {left_out}.", ""] if left_out else []
     if len(history) < 2:
@@ -265,12 +269,12 @@ def _example(evidence: dict[str, Any], label: str) -> list[str]:
     return [f"{label}:", "", *_fenced(text.splitlines()), ""]
 
 
-def _details(rule: str, found: list[dict[str, Any]]) -> str:
+def _details(rule: str, found: list[dict[str, Any]], counted_run: bool = True) -> str:
     first = found[0]
     lines = [f"<details><summary>{rule} ({first['level']}) {_cell(first['sentence'])} - {len(found)} findings"
              f"</summary>", ""]
     rows = [[_state(f), f["operation"], f["place"] or "answer", f["count"], f.get("first_seen", ""),
-             f.get("last_seen", ""), _seen(f), _accepted(f.get("accepted")), _code(f["fingerprint"])]
+             f.get("last_seen", ""), _seen(f, counted_run), _accepted(f.get("accepted")), _code(f["fingerprint"])]
             for f in found[:SHOWN_FINDINGS]]
     lines += _table(["State", "Operation", "Where", "Count", "First seen", "Last seen", "Runs seen in", "Accepted",
                      "Fingerprint"], rows)
@@ -286,7 +290,8 @@ def _extras(report: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
     """The optional parts, most useful first, each with what to call it if it must be left out."""
     live = report["live"]
     broken = broken_rules(live)
-    details = {level: [(f"the details of {rule}", _details(rule, found)) for rule, found in broken.items()
+    counted_run = bool(report["outcome"]["counts_in_history"])
+    details = {level: [(f"the details of {rule}", _details(rule, found, counted_run)) for rule, found in broken.items()
                        if found[0]["level"] == level] for level in ("MUST", "SHOULD")}
     # What repeats every night (the comparison of the documents) comes after what broke in this run.
     chunks = [*details["MUST"], ("the comparison of the published document", "\n".join(
