@@ -374,7 +374,8 @@ def test_the_run_ends_at_its_max_duration_and_still_reports(tmp_path: Path) -> N
                           timeout=120)
     assert run.returncode == EXIT_NOT_CHECKED, run.output[-3000:]
     assert re.search(r"^PARTIAL after \d+ s: 0 MUST and 0 SHOULD rules broken in what was checked; not a clean run "
-                     r"\(the run stopped before it was done: the run.s time of 8 s is up; raise --max-duration \(8 s\)\)",
+                     r"\(the run stopped before it was done: the run.s time of 8 s is up; "
+                     r"raise --max-duration \(8 s\)\)",
                      run.output, re.MULTILINE)
     report = json.loads((tmp_path / "drift" / "drift.json").read_text())
     assert report["live"]["status"] == "partial" and report["outcome"]["exit_status"] == EXIT_NOT_CHECKED
