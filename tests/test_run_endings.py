@@ -241,3 +241,22 @@ def test_an_interruption_a_library_swallows_still_ends_the_run(tmp_path: Path) -
     assert first_line.startswith("# INTERRUPTED after ") and "interrupted by Ctrl-C (SIGINT)" in first_line
     assert report["outcome"]["ending"] == "interrupted"
     assert run.cases == {}, "the run went on to its tests after Ctrl-C"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_second_signal_while_the_run_winds_up_leaves_its_ending_as_it_was(tmp_path: Path, signum: int) -> None:
+    output = tmp_path / "output.txt"
+    with simulator(lifecycle=60) as server, \
+            StartedSuite(tmp_path, "--base-url", server.base_url, "--lifecycle-timeout", "120", "--drift-report",
+                         str(tmp_path / "report"), env=ENV) as started:
+        wait_until(started, lambda: "evermuse-conformance settings:" in output.read_text(errors="replace")
+                   and status_reads(server) >= 12, "its tests, the batches read")
+        started.signal(signum)
+        time.sleep(0.3)  # a user pressing Ctrl-C again, a runner sending SIGTERM again, while the run winds up
+        if started.process.poll() is None:
+            started.signal(signum)
+        run = started.wait()
+    assert run.returncode == 2, run.output[-3000:]
+    first_line, report = report_of(tmp_path / "report")
+    assert first_line.startswith("# INTERRUPTED after ") and report["outcome"]["exit_status"] == 2
+    assert "INTERNALERROR" not in run.output and "SystemError" not in run.output
