@@ -105,7 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     st_checks.register_all()
     _LOG_RECORDS.install()
     if _collects_the_suite(config):
-        # A job runner's cancel or timeout (SIGTERM) ends the run as Ctrl-C does: with a report that says so.
+        # Ctrl-C, and a job runner's cancel or timeout (SIGTERM), end the run with a report that says so.
         config.stash[_SIGNALS] = ending.on_signals_interrupt()
     if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         # The suite's run leaves nothing behind in .hypothesis/, and nothing one run saved steers the next.
