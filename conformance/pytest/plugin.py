@@ -20,7 +20,12 @@ from conformance.activities.plan import WHOLE, Plan  # noqa: E402
 from conformance.pytest import ending, hypothesis_home, st_checks  # noqa: E402
 from conformance.pytest.progress import Progress  # noqa: E402
 from conformance.pytest.progress import for_pytest as progress_for  # noqa: E402
-from conformance.pytest.selection import Selection, selection_of, whole_by_its_arguments  # noqa: E402
+from conformance.pytest.selection import (  # noqa: E402
+    Selection,
+    collects_the_suite,
+    selection_of,
+    whole_by_its_arguments,
+)
 from conformance.pytest.session import CouldNotCheck, EvermuseRun, failure_text  # noqa: E402
 from conformance.report.redact import RedactingLogRecords, redact  # noqa: E402
 from conformance.rules import outcome as run_outcome  # noqa: E402
@@ -98,16 +103,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{SUITE_MARK}: a conformance test; it needs a target")
     config.addinivalue_line("markers", "property_test: a schemathesis property test of the conformance suite")
-    if _collects_the_suite(config) and getattr(config.option, "numprocesses", None):
+    if collects_the_suite(config, SUITE_DIR) and getattr(config.option, "numprocesses", None):
         # Each xdist worker would run the whole campaign against the target, and each write the report.
         raise pytest.UsageError("the conformance suite runs in one process: it sends one campaign to the target "
                                 "and writes one report; run it without -n (pytest-xdist's workers)")
     st_checks.register_all()
     _LOG_RECORDS.install()
-    if _collects_the_suite(config):
+    if collects_the_suite(config, SUITE_DIR):
         # Ctrl-C, and a job runner's cancel or timeout (SIGTERM), end the run with a report that says so.
         config.stash[_SIGNALS] = ending.on_signals_interrupt()
-    if _collects_the_suite(config) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    if collects_the_suite(config, SUITE_DIR) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         # The suite's run leaves nothing behind in .hypothesis/, and nothing one run saved steers the next.
         config.stash[_SCRATCH] = hypothesis_home.enter()
 
@@ -132,16 +137,6 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     schema.config.seed = settings.seed
 
 
-def _collects_the_suite(config: pytest.Config) -> bool:
-    """Whether this session will collect the conformance suite: an argument is its folder, inside it or above it."""
-    suite = SUITE_DIR.resolve()
-    for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        if path == suite or suite in path.parents or path in suite.parents:
-            return True
-    return False
-
-
 def _launch(config: pytest.Config, plan: Plan) -> None:
     try:
         settings = settings_for(config)
@@ -156,7 +151,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     seeded and their lifecycle runs while pytest collects and schemathesis builds its tests. A selection waits
     for collection to know what its tests need. Not for a listing."""
     config = session.config
-    if not config.option.collectonly and _collects_the_suite(config) and whole_by_its_arguments(config, SUITE_DIR):
+    whole = collects_the_suite(config, SUITE_DIR) and whole_by_its_arguments(config, SUITE_DIR)
+    if not config.option.collectonly and whole:
         _launch(config, WHOLE)
 
 
@@ -170,7 +166,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Once the selection is known: what of the suite runs, and the run launched for it if it was not yet."""
     config = session.config
-    if config.option.collectonly or not _collects_the_suite(config):
+    if config.option.collectonly or not collects_the_suite(config, SUITE_DIR):
         return
     ending.interrupt_if_signalled()
     suite = [item for item in session.items if item.get_closest_marker(SUITE_MARK)]

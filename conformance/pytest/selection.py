@@ -24,6 +24,12 @@ def _paths(config: pytest.Config) -> list[tuple[str, Path]]:
     return [(arg, (config.invocation_params.dir / arg.split("::")[0]).resolve()) for arg in config.args]
 
 
+def collects_the_suite(config: pytest.Config, suite: Path) -> bool:
+    """Whether this session will collect the conformance suite: an argument is its folder, inside it or above it."""
+    folder = suite.resolve()
+    return any(path == folder or folder in path.parents or path in folder.parents for _, path in _paths(config))
+
+
 def names_a_part(config: pytest.Config, suite: Path) -> bool:
     """Whether an argument names a file or a test inside the suite rather than the suite or a folder above it."""
     return any("::" in arg or suite.resolve() in path.parents for arg, path in _paths(config))

@@ -26,7 +26,7 @@ from conformance.rules.catalogue import load_catalogue
 from conformance.rules.checker import Checked, check_observation
 from conformance.rules.contract import load_contract
 from conformance.rules.expectations import NONE, Expectations
-from conformance.rules.outcome import EXIT_NOT_CHECKED, RunOutcome
+from conformance.rules.outcome import RunOutcome
 from conformance.rules.verdicts import Outcome, Verdict, count, judge
 from conformance.settings.options import RunSettings
 
@@ -394,4 +394,4 @@ class EvermuseRun:
                 and self.clock.remaining() > 0)
 
 
-__all__ = ["EXIT_NOT_CHECKED", "CouldNotCheck", "EvermuseRun", "Outcome", "Verdict", "failure_text"]
+__all__ = ["CouldNotCheck", "EvermuseRun", "Outcome", "Verdict", "failure_text"]
