@@ -42,7 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._outcome import why_it_stopped  # noqa: E402
+from conformance.model.locations import REFERENCE_DIR  # noqa: E402
 from conformance.rules.catalogue import load_catalogue  # noqa: E402
+from conformance.rules.docsmap import coverage, load_map, problems, skeleton  # noqa: E402
 from conformance.rules.latitudes import load_latitudes  # noqa: E402
 from conformance.simulator import FAULTS  # noqa: E402
 
@@ -346,6 +348,16 @@ def print_summary(tools: list[Tool], results: Results, faults: list[str], confor
     return sum(len(not_run(tool)) for tool in tools)
 
 
+def print_docs_coverage() -> None:
+    """Detection says how well the rules catch what they check; the docs map says how much of the docs they check."""
+    entries, catalogue = load_map(), load_catalogue()
+    print()
+    print("\n".join(coverage(entries, catalogue).lines()))
+    statements = skeleton() if REFERENCE_DIR.is_dir() else None
+    for problem in problems(entries, statements, catalogue):
+        print(f"  PROBLEM: {problem}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=30, help="st run --max-examples (default 30)")
@@ -401,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     results = sweep(tools, faults, conforming, args.clean_runs, args.workers)
     print_table(tools, results, faults, conforming, args.clean_runs)
     not_run = print_summary(tools, results, faults, conforming)
+    print_docs_coverage()
     print(f"command: {shlex.join(['python', 'bench/detection.py', *argv])}"
           f"   ({time.perf_counter() - started:.0f} s, {os.cpu_count()} cores)")
     if not_run:

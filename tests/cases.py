@@ -11,7 +11,17 @@ from typing import Any
 
 import jsonpatch
 
-from conformance.model.exchange import Context, Exchange, Intent, Keys, Request, Response, SentBatch, SeriesEnd
+from conformance.model.exchange import (
+    Context,
+    Exchange,
+    Intent,
+    Keys,
+    Replay,
+    Request,
+    Response,
+    SentBatch,
+    SeriesEnd,
+)
 from conformance.model.locations import FIXTURES_DIR
 
 CASES_DIR = FIXTURES_DIR / "cases"
@@ -65,7 +75,7 @@ def _sent(data: dict[str, Any] | None) -> SentBatch | None:
         return None
     invalid = data.get("invalid_positions")
     return SentBatch(
-        records=tuple(data["records"]),
+        records=tuple(data["records"] * data.get("repeat", 1)),
         accepted=data.get("accepted"),
         invalid_positions=frozenset(invalid) if invalid is not None else None,
         sent_at_ms=data.get("sent_at_ms"),
@@ -94,5 +104,9 @@ def to_exchange(document: dict[str, Any]) -> Exchange:
             replay_of=context.get("replay_of"),
             intent=Intent(context["intent"]) if "intent" in context else None,
             valid_for=context.get("valid_for"),
+            resent_of=context.get("resent_of"),
+            replays=tuple(Replay(r["original"], tuple(r["window_ms"]), r.get("record_type"))
+                          for r in context.get("replays", ())),
+            given_batch_ids=frozenset(context.get("given_batch_ids", ())),
         ),
     )

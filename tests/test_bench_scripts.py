@@ -18,6 +18,7 @@ from types import ModuleType
 
 import pytest
 
+from conformance.rules.docsmap import load_map
 from tests.reference import published_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -317,3 +318,12 @@ def test_hostile_measures_one_target(tmp_path: Path) -> None:
     measured = re.search(r"^\| not-json \| [16] \| [\d.]+ s \| \d+ MiB \| nowhere \|$", done.stdout, re.MULTILINE)
     assert measured, shown(done)
     assert "command: python bench/hostile.py" in done.stdout
+
+
+def test_detection_prints_the_docs_map_coverage_beside_what_it_catches(capsys: pytest.CaptureFixture[str]) -> None:
+    load(ROOT / "bench" / "detection.py").print_docs_coverage()
+    printed = capsys.readouterr().out
+    statements = len(load_map())
+    assert f"docs map: {statements} statements of the reference docs" in printed
+    assert re.search(r"checked +\d+ \(\d+%\): \d+ by a MUST rule", printed)
+    assert "PROBLEM" not in printed

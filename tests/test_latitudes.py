@@ -9,6 +9,7 @@ import yaml
 
 from conformance.model.locations import LATITUDES_FILE
 from conformance.rules.catalogue import load_catalogue
+from conformance.rules.checks.valid_requests import latitudes_named
 from conformance.rules.latitudes import LatitudeError, load_latitudes, markdown, parse_choices
 from tests.reference import reference_dir
 
@@ -53,3 +54,12 @@ def test_readme_says_what_the_suite_will_not_fail_you_for() -> None:
     section = readme[start:readme.index("\n## ", start)].strip("\n") + "\n"
     assert section == markdown(), "regenerate with: python -c 'from conformance.rules.latitudes import markdown; " \
                                   "print(markdown())'"
+
+
+def test_each_refusal_a_valid_request_may_get_is_allowed_by_a_declared_latitude_that_names_the_rule() -> None:
+    latitudes = load_latitudes()
+    named = latitudes_named()
+    assert named, "EM-HTTP-011 allows no refusal at all"
+    for name in sorted(named):
+        assert name in latitudes, f"EM-HTTP-011 allows a refusal by {name}, which latitudes.yaml lacks"
+        assert "EM-HTTP-011" in latitudes[name].rules, f"{name} does not name EM-HTTP-011 among the rules it touches"

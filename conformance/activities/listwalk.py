@@ -9,14 +9,17 @@ from typing import Any
 from conformance.activities.batches import BATCHES, Batches, ids_listed
 from conformance.activities.sender import Sender
 from conformance.client.bounded import TargetSilent
-from conformance.model.exchange import Exchange, SeriesEnd
+from conformance.model.exchange import Exchange, Replay, SeriesEnd
 
 # The rules this activity is there for.
-RULES = frozenset({"EM-LIST-001", "EM-LIST-002", "EM-LIST-003", "EM-LIST-004", "EM-LIST-005"})
+RULES = frozenset({"EM-LIST-001", "EM-LIST-002", "EM-LIST-003", "EM-LIST-004", "EM-LIST-005", "EM-INGEST-010"})
 LIST_PAGE = 2
 # The list may lag its writes this long (EM-LIST-004): a walk that misses a batch sooner is made again.
 LIST_GRACE_S = 3.0
 PAGE_CAP = 12
+# How far a batch made by a replay may stand from where the clocks put it: createdAt is taken once, somewhere
+# between the request and its answer, and may be rounded to the second.
+REPLAY_SLACK_MS = 2000.0
 # What each valid request is a use of, for EM-HTTP-008.
 LIST_USE = "GET /api/v1/ingest/batches"
 
@@ -56,10 +59,38 @@ class ListWalk:
             raise silent
 
     def _grace_left(self) -> float:
-        if not self.batches.seeded:
+        written = [s.sent.answered_at_ms or 0 for s in self.batches.seeded]
+        written += [ex.response.received_at_ms for ex in self._replays_answered()]
+        if not written:
             return 0.0
-        newest = max(s.sent.answered_at_ms or 0 for s in self.batches.seeded) / 1000
-        return max(0.0, LIST_GRACE_S - (time.time() - newest))
+        return max(0.0, LIST_GRACE_S - (time.time() - max(written) / 1000))
+
+    def _replays_answered(self) -> list[Exchange]:
+        """Every replay the target answered with the batch it replays."""
+        return [o.exchange for o in self.sender.recorder.observations
+                if o.exchange.context.replay_of is not None and o.exchange.context.sent is not None
+                and isinstance(o.exchange.response.json, dict) and 200 <= o.exchange.response.status < 300
+                and o.exchange.response.json.get("batchId") == o.exchange.context.replay_of.get("batchId")]
+
+    def _replays(self) -> tuple[Replay, ...]:
+        """Where, by the original batch's createdAt, a batch made by each replay would have been created."""
+        created = {s.batch_id: s.reads[0].get("createdAt") for s in self.batches.seeded if s.reads}
+        found = []
+        for replay in self._replays_answered():
+            original, sent = replay.context.replay_of, replay.context.sent
+            created_at = created.get(str(original.get("batchId")))
+            if not isinstance(created_at, int | float) or sent.sent_at_ms is None or sent.answered_at_ms is None:
+                continue
+            start = created_at + (replay.request.sent_at_ms - sent.answered_at_ms) - REPLAY_SLACK_MS
+            end = created_at + (replay.response.received_at_ms - sent.sent_at_ms) + REPLAY_SLACK_MS
+            found.append(Replay(original, (start, end), sent.record_type))
+        return tuple(found)
+
+    def _given_batch_ids(self) -> frozenset[str]:
+        """Every batchId a 2xx answer to an ingest gave the run, whichever activity sent it."""
+        return frozenset(str(o.exchange.response.json["batchId"]) for o in self.sender.recorder.observations
+                         if o.exchange.request.method.upper() == "POST" and 200 <= o.exchange.response.status < 300
+                         and isinstance(o.exchange.response.json, dict) and "batchId" in o.exchange.response.json)
 
     def _walk_once(self, expect: frozenset[str], oldest: float | None) -> tuple[Pages, SeriesEnd | None,
                                                                                 TargetSilent | None]:
@@ -80,11 +111,15 @@ class ListWalk:
 
     def _record_walk(self, pages: Pages, end: SeriesEnd | None, expect: frozenset[str], quiet: bool | None) -> None:
         bodies: list[Any] = []
+        # Only the walk the rules speak of (after the grace) judges what a replay left behind.
+        replays, given = (self._replays(), self._given_batch_ids()) if expect else ((), frozenset())
         for number, (attempts, body) in enumerate(pages, start=1):
             last = number == len(pages)
             self.sender.record(f"list page {number}", attempts,
                                self.sender.context(earlier=tuple(bodies), ended=end if last else None,
-                                                   expect_listed=expect, quiet=quiet, valid_for=LIST_USE))
+                                                   expect_listed=expect, quiet=quiet, valid_for=LIST_USE,
+                                                   replays=replays if last else (),
+                                                   given_batch_ids=given if last else frozenset()))
             bodies.append(body)
 
     @staticmethod

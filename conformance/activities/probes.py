@@ -7,6 +7,7 @@ not be exercised.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import string
 from collections.abc import Callable, Mapping
@@ -14,13 +15,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from conformance.activities.scenarios import Identity, Scenario, valid_record
+from conformance.activities.scenarios import UNREACHABLE_URLS, Identity, Scenario, valid_record
 from conformance.model.exchange import Intent, KeyRole, SentBatch
 from conformance.settings.options import KEY_VARIABLES
 
 INGEST = "/api/v1/ingest"
 BATCHES = "/api/v1/ingest/batches"
 OVERSIZE_BYTES = 5 * 1024 * 1024 + 256 * 1024
+# Below 5,000,000 bytes, the smaller reading of "5 MB", by a margin no JSON encoder's spacing could cross.
+JUST_UNDER_5_MB = 4_990_000
+MAX_RECORDS = 1000
+MAX_BATCH_ID = 128
+MAX_IDEMPOTENCY_KEY = 256
+FORMAT_HINT = "file"
 
 
 class Need(StrEnum):
@@ -49,6 +56,8 @@ class Facts:
     seeded: tuple[tuple[Scenario, SentBatch], ...] = ()
     # Every batch id the run has seen in its workspace's list, its own and other writers'.
     seen_batch_ids: frozenset[str] = frozenset()
+    # Whether the run knows which records the target finds valid (its own product and project ids).
+    ids_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class Step:
     intent: Intent | None = None
     sent: SentBatch | None = None
     replay_of: Mapping[str, Any] | None = None
+    resent_of: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +210,95 @@ def _limits(facts: Facts) -> list[Step]:
     return [Step(f"GET the list with limit {limit}", "GET", BATCHES, params={"limit": limit}) for limit in ("101", "0")]
 
 
+def _limits_at_the_bounds(facts: Facts) -> list[Step]:
+    return [Step(f"GET the list with limit {limit}", "GET", BATCHES, params={"limit": limit}) for limit in ("1", "100")]
+
+
+def _longest_id(facts: Facts) -> list[Step]:
+    own = facts.own_batch_ids[0] if facts.own_batch_ids else f"b_{facts.identity.run_id}"
+    unknown = id_like(own, facts.seen_batch_ids | frozenset(facts.own_batch_ids))[:MAX_BATCH_ID]
+    longest = unknown + "0" * (MAX_BATCH_ID - len(unknown))
+    return [Step(f"GET a batch id of {MAX_BATCH_ID} characters that names no batch", "GET", f"{BATCHES}/{longest}",
+                 intent=Intent.LONGEST_ID)]
+
+
+def _sent(facts: Facts, records: list[dict[str, Any]]) -> SentBatch:
+    """What the run knows of valid records it sends: that they are valid, when it knows the target's ids."""
+    return SentBatch(records=tuple(records), invalid_positions=frozenset() if facts.ids_known else None)
+
+
+def _ingest(activity: str, facts: Facts, purpose: str, records: list[dict[str, Any]], **step: Any) -> Step:
+    return Step(activity, "POST", INGEST, body=json.dumps(records).encode(), content_type="application/json",
+                headers=facts.identity.idempotency_key(purpose), sent=_sent(facts, records), **step)
+
+
+def _most_records(facts: Facts) -> list[Step]:
+    records = []
+    for position in range(MAX_RECORDS):
+        record = valid_record(position, facts.identity, record_type="message")
+        record["_vendor_ids"] = {"conformance_id": f"{facts.identity.run_id}-most-{position}"}
+        records.append(record)
+    return [_ingest(f"ingest a batch of exactly {MAX_RECORDS:,} records", facts, "most-records", records)]
+
+
+def _body_just_under_5_mb(facts: Facts) -> list[Step]:
+    records = [valid_record(position, facts.identity, record_type="document") for position in range(5)]
+    for record in records:
+        record["_vendor_ids"] = {"conformance_id": f"{record['_vendor_ids']['conformance_id']}-large"}
+        record["data"] = {"padding": ""}
+    spare = JUST_UNDER_5_MB - len(json.dumps(records).encode())
+    for position, record in enumerate(records):
+        record["data"]["padding"] = "x" * (spare // len(records) + (spare % len(records) if position == 0 else 0))
+    return [_ingest("ingest a body just under 5 MB", facts, "just-under-5mb", records)]
+
+
+def records_at_their_bounds(facts: Facts) -> list[dict[str, Any]]:
+    """Valid records, each at the documented bound of one field, named in its data."""
+
+    def record(position: int, bound: str) -> dict[str, Any]:
+        made = valid_record(position, facts.identity, record_type="document")
+        made["_vendor_ids"] = {"conformance_id": f"{facts.identity.run_id}-bounds-{position}"}
+        made["data"] = {**made["data"], "bound": bound}
+        return made
+
+    tags = record(0, "200 tags of 64 characters")
+    tags["_tags"] = [tag.ljust(64, "-") for tag in tags["_tags"]] +         [f"bound-{n:03d}-".ljust(64, "x") for n in range(200 - len(tags["_tags"]))]
+    attachments = record(1, "10 attachments, one with a 512-character filename, a 256-character mime_type and a "
+                            "2,048-character vendor_url")
+    host = UNREACHABLE_URLS[0].rsplit("/", 1)[0] + "/"
+    attachments["_attachments"] = [{"type": "file", "vendor_url": f"{UNREACHABLE_URLS[0]}?n={n}"} for n in range(9)] + [
+        {"type": "file", "filename": "f" * 508 + ".pdf", "mime_type": "application/" + "x" * 244,
+         "vendor_url": host + "a" * (2048 - len(host))}]
+    thread = record(2, "a 512-character _thread_id and _event_at with milliseconds")
+    thread["_thread_id"] = "t" * 512
+    thread["_event_at"] = thread["_event_at"].replace("Z", ".999Z")
+    people = record(3, "5,000 participants")
+    people["_participants"] = [{"id": f"p{n}", "role": "unknown"} for n in range(5000)]
+    return [tags, attachments, thread, people]
+
+
+def _bounds(facts: Facts) -> list[Step]:
+    step = _ingest("ingest records at their documented bounds, with an Idempotency-Key of 256 characters", facts,
+                   "bounds", records_at_their_bounds(facts), intent=Intent.AT_BOUNDS)
+    key = step.headers["Idempotency-Key"]
+    return [dataclasses.replace(step, headers={"Idempotency-Key": (key + "-" + "k" * MAX_IDEMPOTENCY_KEY)[
+        :MAX_IDEMPOTENCY_KEY]})]
+
+
+def _format_hint(facts: Facts) -> list[Step]:
+    by_name = dict((scenario.name, (scenario, sent)) for scenario, sent in facts.seeded)
+    scenario, sent = by_name.get("mixed") or facts.seeded[0]
+    records = []
+    for record in scenario.records:  # other vendor ids, so that no record is the same record sent again
+        vendor_ids = record.get("_vendor_ids")
+        fresh = isinstance(vendor_ids, dict) and vendor_ids and all(isinstance(v, str) for v in vendor_ids.values())
+        records.append({**record, "_vendor_ids": {**vendor_ids, "conformance_resent": "format"}} if fresh else record)
+    body, media_type = dataclasses.replace(scenario, records=tuple(records)).body()
+    return [Step(f"ingest {scenario.name} again, other vendor ids, with format={FORMAT_HINT}", "POST", INGEST,
+                 params={"format": FORMAT_HINT}, body=body, content_type=media_type,
+                 headers=facts.identity.idempotency_key("format"), resent_of=sent.accepted)]
+
+
 def _ids(*rules: str) -> frozenset[str]:
     return frozenset(rules)
 
@@ -219,8 +318,15 @@ PROBES: tuple[Probe, ...] = (
     Probe("an id over 128 characters", _ids("EM-ID-002"), (), _too_long_id),
     Probe("ids no batch can have", _ids("EM-ID-003"), (), _impossible_ids),
     Probe("other methods", _ids("EM-HTTP-005", "EM-HTTP-006"), (Need.WRITES,), _other_methods),
-    Probe("an idempotent replay", _ids("EM-INGEST-003"), (Need.WRITES, Need.SEEDED_BATCH), _replay),
+    # The list walk judges what the replay left behind (EM-INGEST-010).
+    Probe("an idempotent replay", _ids("EM-INGEST-003", "EM-INGEST-010"), (Need.WRITES, Need.SEEDED_BATCH), _replay),
     Probe("an empty batch", _ids("EM-INGEST-004"), (Need.WRITES,), _empty_batch),
     Probe("a body over 5 MB", _ids("EM-INGEST-005"), (Need.WRITES,), _oversized_batch),
     Probe("limits outside 1 to 100", _ids("EM-LIST-006"), (), _limits),
+    Probe("limits at the bounds", _ids("EM-LIST-007"), (), _limits_at_the_bounds),
+    Probe("an id of 128 characters", _ids("EM-ID-004"), (), _longest_id),
+    Probe("a batch of 1,000 records", _ids("EM-INGEST-008"), (Need.WRITES,), _most_records),
+    Probe("a body just under 5 MB", _ids("EM-INGEST-009"), (Need.WRITES,), _body_just_under_5_mb),
+    Probe("records at their bounds", _ids("EM-INGEST-012"), (Need.WRITES,), _bounds),
+    Probe("a format hint", _ids("EM-INGEST-011"), (Need.WRITES, Need.SEEDED_BATCH), _format_hint),
 )

@@ -28,7 +28,7 @@ class Probing:
                            if o.exchange.context.valid_for == LIST_USE and o.exchange.key_role != KeyRole.OTHER
                            for batch_id in ids_listed(o.exchange.response.json))
         return Facts(self.identity, tuple(self.batches.own_batch_ids),
-                     tuple((s.scenario, s.sent) for s in self.batches.seeded), listed)
+                     tuple((s.scenario, s.sent) for s in self.batches.seeded), listed, self.settings.ids_known)
 
     def meets(self, need: Need, facts: Facts) -> bool:
         return {
@@ -56,4 +56,4 @@ class Probing:
                 self.sender.send(step.activity, step.method, step.path, key=step.key, params=step.params,
                                  body=step.body, content_type=step.content_type, headers=step.headers,
                                  context=self.sender.context(intent=step.intent, sent=step.sent,
-                                                             replay_of=step.replay_of))
+                                                             replay_of=step.replay_of, resent_of=step.resent_of))

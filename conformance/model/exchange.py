@@ -79,6 +79,8 @@ class Request:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    # When the request was made, by the suite's clock: the start of what its answer may have caused.
+    sent_at_ms: float = field(default_factory=lambda: time.time() * 1000, compare=False)
 
     def header(self, name: str) -> str | None:
         return _lookup(self.headers, name)
@@ -175,6 +177,9 @@ class Intent(StrEnum):
 
     VALID_REQUEST = "valid request"  # served with the right key: only the key decides its answer
     UNKNOWN_ID = "unknown id"  # an id shaped like the API's own that names no batch
+    CONTRACT_VALID = "contract valid"  # generated in schemathesis' positive mode: the contract calls it valid
+    AT_BOUNDS = "at bounds"  # valid records, each at a documented bound of one of its fields
+    LONGEST_ID = "longest id"  # an id of the documented maximum length that names no batch
 
 
 class SeriesEnd(StrEnum):
@@ -225,6 +230,16 @@ class SentBatch:
 
 
 @dataclass(frozen=True)
+class Replay:
+    """An idempotent replay the target answered with the original batch, as the list walk judges it."""
+
+    original: Mapping[str, Any]  # the 202 answer that created the batch, and that the replay gave again
+    # When a batch made by the replay would have been created, by the clock of the original's createdAt.
+    window_ms: tuple[float, float]
+    record_type: str | None = None
+
+
+@dataclass(frozen=True)
 class Context:
     keys: Keys | None = None
     sent: SentBatch | None = None
@@ -241,6 +256,11 @@ class Context:
     intent: Intent | None = None
     # The documented operation (and media type) this request is a valid use of, when the run knows it is.
     valid_for: str | None = None
+    # The first 202 answer to the same records sent without a format hint, when this request sends them with one.
+    resent_of: Mapping[str, Any] | None = None
+    # On the last page of a list walk: the replays before it, and every batchId a 202 answer gave the run.
+    replays: tuple[Replay, ...] = ()
+    given_batch_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

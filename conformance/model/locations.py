@@ -20,3 +20,6 @@ FIXTURES_DIR = _first_existing(_PACKAGE / "_data" / "fixtures", _PACKAGE.parent 
 CONTRACT_FILE = CONTRACT_DIR / "evermuse-ingest-v1.yaml"
 CATALOGUE_FILE = CONTRACT_DIR / "rules.yaml"
 LATITUDES_FILE = CONTRACT_DIR / "latitudes.yaml"
+DOCS_MAP_FILE = CONTRACT_DIR / "docs-map.yaml"
+# The reference docs beside a checkout (../shared/reference/); a wheel does not carry them.
+REFERENCE_DIR = _PACKAGE.parent.parent / "shared" / "reference"

@@ -19,7 +19,7 @@ from conformance.activities.plan import WHOLE, Plan
 from conformance.activities.recorder import Recorder
 from conformance.client.bounded import ApiClient, Budget, RunClock
 from conformance.client.requests_bridge import BoundedSession
-from conformance.model.exchange import Context, Exchange, Observation, Request
+from conformance.model.exchange import Context, Exchange, Intent, Observation, Request
 from conformance.report.redact import register_secret
 from conformance.report.render import render
 from conformance.rules.catalogue import load_catalogue
@@ -85,6 +85,8 @@ class EvermuseRun:
         self.declined: dict[str, str] = {}
         # Idempotency-Keys the property tests sent, with the digest of the one body each went with.
         self.generated_keys: dict[str, str] = {}
+        # Whether the generated request being sent is one the contract calls valid (schemathesis' positive mode).
+        self.sending_contract_valid = False
         self._checked: list[Checked] = []
         self._checked_alone: dict[int, Checked] = {}  # by id of the exchange: see failing_verdicts_of
         self._verdicts: tuple[int, dict[str, Verdict]] | None = None
@@ -245,6 +247,8 @@ class EvermuseRun:
         """
         seeded = self.campaign.series_read(exchange.request.method, exchange.request.url) if self.campaign else None
         context = self.context()
+        if self.sending_contract_valid:
+            context = dataclasses.replace(context, intent=Intent.CONTRACT_VALID)
         if seeded is not None:
             context = dataclasses.replace(context, earlier=tuple(seeded.reads))
             body = exchange.response.json

@@ -17,7 +17,15 @@ from starlette.routing import Route
 
 from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
-from conformance.simulator.records import JSON, NDJSON, MixedBatch, NotABatch, read_records, validate_batch
+from conformance.simulator.records import (
+    JSON,
+    MAX_RECORDS,
+    NDJSON,
+    MixedBatch,
+    NotABatch,
+    read_records,
+    validate_batch,
+)
 from conformance.simulator.store import Store, UnknownCursor
 from conformance.simulator.views import accepted_view, status_view
 
@@ -29,6 +37,9 @@ MAIN, OTHER = "main", "other"
 # Seconds a new batch answers 404: far past the suite's grace of 3 s, even on a busy machine (fault), or
 # well within it (a choice the docs leave open).
 NOT_FOUND_FOR_FAULT, NOT_FOUND_FOR_CHOICE = 30.0, 1.0
+# Faults that misjudge a documented bound: a body limit below 5 MB, a cap on tags below 200.
+SMALL_BODY_LIMIT, TAGS_FAULT_CAP = 4_000_000, 100
+NO_VALID_RECORD_REFUSALS = {"400-with-errors": 400, "422-with-errors": 422}
 RATE_LIMITS = {"none": None, "40-then-wait": 40}
 
 
@@ -228,6 +239,8 @@ class Simulator:
         hints = request.query_params.getlist("format")
         if any(hint not in FORMAT_HINTS for hint in hints):
             raise Refused(400, "invalid_format", f"format is one of {', '.join(FORMAT_HINTS)}.")
+        if hints and "format-hint-refused-406" in self.faults:
+            raise Refused(406, "not_acceptable", "This format cannot be produced.")
         return media_type
 
     async def ingest(self, request: Request) -> Response:
@@ -239,12 +252,16 @@ class Simulator:
             if idempotency_key is not None and "idempotency-ignored" not in self.faults:
                 earlier, conflict = self.store.earlier_answer(grant.workspace, idempotency_key, media_type, body)
                 if earlier is not None:
+                    if "replay-processed-again" in self.faults:
+                        self.store.create(grant.workspace,
+                                          validate_batch(read_records(body, media_type, self.choices), self.choices))
                     return self._answer(request, self._accepted_status(), earlier)
                 if conflict and self.choices.picks("same-key-other-body", "409"):
                     raise Refused(409, "idempotency_key_reused", "This Idempotency-Key came with another body.")
                 replay = self.store.replay_key(grant.workspace, idempotency_key, media_type, body)
             try:
                 records = read_records(body, media_type, self.choices)
+                records = self._records_as_faults_read_them(records, request)
                 validated = validate_batch(records, self.choices, skip_nature="nature-not-validated" in self.faults)
             except NotABatch as exc:
                 if not ("empty-batch-accepted" in self.faults and body.strip() == b"[]"):
@@ -254,9 +271,10 @@ class Simulator:
                 raise Refused(400, "mixed_batch", str(exc)) from None
             if validated.rejected and "invalid-record-refuses-batch" in self.faults:
                 raise Refused(400, "invalid_records", f"{len(validated.rejected)} records are invalid.")
-            if validated.size and not validated.accepted_count and self.choices.picks("no-valid-record",
-                                                                                       "400-with-errors"):
-                raise Refused(400, "no_valid_record", "Every record of the batch is invalid.",
+            refused_with = next((status for value, status in NO_VALID_RECORD_REFUSALS.items()
+                                 if self.choices.picks("no-valid-record", value)), None)
+            if validated.size and not validated.accepted_count and refused_with is not None:
+                raise Refused(refused_with, "no_valid_record", "Every record of the batch is invalid.",
                               errors=validated.errors[:20])
             batch = self.store.create(grant.workspace, validated)
             earlier_id = next(iter(self.store.batches)) if "accepted-id-reused" in self.faults else None
@@ -267,11 +285,32 @@ class Simulator:
         except Refused as refused:
             return self._refusal(request, refused)
 
+    def _records_as_faults_read_them(self, records: list[Any], request: Request) -> list[Any]:
+        """The records as a faulty server would validate them: a fault that breaks a bound or an effect."""
+        if len(records) == MAX_RECORDS and "thousand-records-refused" in self.faults:
+            raise NotABatch(f"A batch holds fewer than {MAX_RECORDS} records.")
+        hinted_file = "file" in request.query_params.getlist("format")
+
+        def misread(record: Any) -> Any:
+            # An invalid value in place of the one the fault misjudges, so the record fails validation.
+            if not isinstance(record, dict):
+                return record
+            if hinted_file and "format-changes-validation" in self.faults and not record.get("_attachments"):
+                return {**record, "_nature": "file"}
+            tags = record.get("_tags")
+            if "tags-capped-at-100" in self.faults and isinstance(tags, list) and len(tags) > TAGS_FAULT_CAP:
+                return {**record, "_tags": "too many"}
+            return record
+
+        return [misread(record) for record in records]
+
     def _accepted_status(self) -> int:
         return 201 if "ingest-created-201" in self.faults else 202
 
     async def _read_body(self, request: Request) -> bytes:
         limit = None if "no-size-limit" in self.faults else self.body_limit
+        if "size-limit-4mb" in self.faults:
+            limit = SMALL_BODY_LIMIT
         declared = request.headers.get("content-length", "")
         if limit is not None and declared.isdigit() and int(declared) > limit:
             raise Refused(413, "payload_too_large", "The body is over 5 MB.")
@@ -327,12 +366,14 @@ class Simulator:
         limit = int(raw)
         if limit > 100 and "limit-clamped" in self.faults:
             limit = 100
-        if not 1 <= limit <= 100:
+        if not 1 <= limit <= 100 or (limit == 100 and "limit-100-refused" in self.faults):
             raise Refused(status, "invalid_limit", "limit is a whole number from 1 to 100.")
         return 100 if "limit-ignored" in self.faults else limit
 
     def _batch_id(self, request: Request) -> str:
         batch_id = request.path_params["batchId"]
+        if len(batch_id) == 128 and "id-128-refused" in self.faults:
+            raise Refused(414, "uri_too_long", "The request line is too long.")
         if len(batch_id) > 128:
             if "long-id-crashes" in self.faults:
                 raise Refused(500, "internal_error", "The batch id overflowed a column.")

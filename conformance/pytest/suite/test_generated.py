@@ -40,12 +40,12 @@ STATEFUL_MIN_SHARE = 12
 # content_type_conformance and response_schema_conformance (the contract's x-rules, EM-HTTP-001/002/009),
 # ensure_resource_availability (EM-INGEST-002, which allows a new batch a moment before it can be read),
 # ignored_auth (EM-AUTH-001, EM-AUTH-002 on every operation; its probes leave the session they are given,
-# and with it the run's budget, deadline and read cap).
+# and with it the run's budget, deadline and read cap), positive_data_acceptance (EM-HTTP-011, which knows
+# for each operation and parameter which refusal the docs or a named latitude allow, where the check has one
+# list of statuses for all).
 JUDGED_BY_RULES = ["unsupported_method", "status_code_conformance", "content_type_conformance",
-                   "response_schema_conformance", "ensure_resource_availability", "ignored_auth"]
-# What a server may answer a request the contract calls valid: a cursor it never issued, an id it would
-# never give, a batch with no valid record may each be refused with a 4xx the docs leave open.
-ACCEPTABLE_TO_VALID_DATA = ["2XX", "400", "401", "403", "404", "409", "413", "422", "429", "5XX"]
+                   "response_schema_conformance", "ensure_resource_availability", "ignored_auth",
+                   "positive_data_acceptance"]
 # Methods a client of this API might send where a path does not define them.
 CLIENT_METHODS = {"delete", "patch", "post", "put"}
 
@@ -55,7 +55,6 @@ schema.config.generation.update(max_examples=FUZZED_EXAMPLES, database="none")
 schema.config.output.sanitization.replacement = REDACTED
 schemathesis.serializer.alias(NDJSON, "text/plain")
 schema.config.checks.update(excluded_check_names=JUDGED_BY_RULES)
-schema.config.checks.positive_data_acceptance.expected_statuses = ACCEPTABLE_TO_VALID_DATA
 # A rate limiter may stand before the key is read (a gateway's per-address limit): 429 to a request without
 # a key says "later", not "accepted". EM-AUTH-001 judges the answer once the target answers at all.
 schema.config.checks.missing_required_header.expected_statuses = [
@@ -133,6 +132,16 @@ def transport_kwargs(run: EvermuseRun) -> dict[str, Any]:
             "timeout": run.settings.request_timeout}
 
 
+def call_as_generated(run: EvermuseRun, case: schemathesis.Case, kwargs: dict[str, Any]) -> schemathesis.Response:
+    """Send the case, telling the run whether the contract calls it valid: only the case knows its mode, and
+    the requests the checks send again are not it."""
+    run.sending_contract_valid = case.meta is not None and case.meta.generation.mode.is_positive
+    try:
+        return case.call(**kwargs)
+    finally:
+        run.sending_contract_valid = False
+
+
 def call_politely(run: EvermuseRun, case: schemathesis.Case) -> schemathesis.Response:
     """Send a generated case; a 429 is judged, waited out when it asks for a bearable wait, and sent once more.
 
@@ -142,14 +151,14 @@ def call_politely(run: EvermuseRun, case: schemathesis.Case) -> schemathesis.Res
     give_own_idempotency_key(run, case)
     kwargs = transport_kwargs(run)
     try:
-        response = case.call(**kwargs)
+        response = call_as_generated(run, case, kwargs)
         if response.status_code == 429:
             answer = exchange_of(response.request)
             wait = retry_wait(answer.response) if answer is not None else MAX_RETRY_WAIT + 1
             if wait <= MAX_RETRY_WAIT and wait < run.clock.remaining():
                 case.validate_response(response, transport_kwargs=kwargs, excluded_checks=excluded_checks(run))
                 time.sleep(wait)
-                response = case.call(**kwargs)
+                response = call_as_generated(run, case, kwargs)
     except requests.RequestException as exc:
         pytest.skip(f"the target did not answer a generated request ({type(exc).__name__}); see EM-HTTP-007")
     return response

@@ -1,3 +1,13 @@
 """The Python checks of the catalogue, one module per area; importing this package registers them all."""
 
-from conformance.rules.checks import access, batch, http, listing, sent, series  # noqa: F401
+from conformance.rules.checks import (  # noqa: F401
+    access,
+    batch,
+    bounds,
+    effects,
+    http,
+    listing,
+    sent,
+    series,
+    valid_requests,
+)
