@@ -36,6 +36,7 @@ class Need(StrEnum):
     OTHER_KEY = "other key"
     OWN_BATCH = "own batch"
     SEEDED_BATCH = "seeded batch"
+    KNOWN_IDS = "known ids"
 
 
 WHY_NOT = {
@@ -44,6 +45,8 @@ WHY_NOT = {
     Need.OTHER_KEY: f"{KEY_VARIABLES['other']} is not set: the run has no key of another workspace",
     Need.OWN_BATCH: "no batch of the run's workspace could be created or found",
     Need.SEEDED_BATCH: "no batch could be created to send again",
+    Need.KNOWN_IDS: "the run does not know which records the target finds valid: set --product-id and --project-id "
+                    "to ids of the target's workspace",
 }
 
 
@@ -325,8 +328,8 @@ PROBES: tuple[Probe, ...] = (
     Probe("limits outside 1 to 100", _ids("EM-LIST-006"), (), _limits),
     Probe("limits at the bounds", _ids("EM-LIST-007"), (), _limits_at_the_bounds),
     Probe("an id of 128 characters", _ids("EM-ID-004"), (), _longest_id),
-    Probe("a batch of 1,000 records", _ids("EM-INGEST-008"), (Need.WRITES,), _most_records),
+    Probe("a batch of 1,000 records", _ids("EM-INGEST-008"), (Need.WRITES, Need.KNOWN_IDS), _most_records),
     Probe("a body just under 5 MB", _ids("EM-INGEST-009"), (Need.WRITES,), _body_just_under_5_mb),
-    Probe("records at their bounds", _ids("EM-INGEST-012"), (Need.WRITES,), _bounds),
+    Probe("records at their bounds", _ids("EM-INGEST-012"), (Need.WRITES, Need.KNOWN_IDS), _bounds),
     Probe("a format hint", _ids("EM-INGEST-011"), (Need.WRITES, Need.SEEDED_BATCH), _format_hint),
 )

@@ -37,6 +37,7 @@ class Probing:
             Need.OTHER_KEY: self.sender.client.keys.other is not None,
             Need.OWN_BATCH: bool(facts.own_batch_ids),
             Need.SEEDED_BATCH: bool(facts.seeded),
+            Need.KNOWN_IDS: facts.ids_known,
         }[need]
 
     def requests_ahead(self) -> int:

@@ -37,6 +37,7 @@ WHY_UNCHECKED = ("not observable", "latitude", "advice", "covered elsewhere", "o
 # document holds: their bullets are statements of their own.
 FACT_SECTIONS = ("Keys and permissions", "How batches are processed")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"(])")
+_TABLE_RULE = re.compile(r"\|[-:| ]+\|")
 
 
 @dataclass(frozen=True)
@@ -59,16 +60,17 @@ def sentences(text: str) -> list[str]:
             found.extend(s.strip() for s in _SENTENCE_END.split(" ".join(prose)) if s.strip())
             prose.clear()
 
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#") or re.fullmatch(r"\|[-| ]+\|", stripped):
+    lines = [line.strip() for line in text.splitlines()]
+    for position, line in enumerate(lines):
+        following = lines[position + 1] if position + 1 < len(lines) else ""
+        if not line or line.startswith("#") or _TABLE_RULE.fullmatch(line):
             flush()
-        elif stripped.startswith("|") or re.match(r"^([-*]|\d+\.)\s", stripped):
+        elif line.startswith("|") or re.match(r"^([-*]|\d+\.)\s", line):
             flush()
-            if not re.fullmatch(r"\|\s*[A-Za-z-]+\s*\|\s*[A-Za-z ]+\s*\|", stripped) or "`" in stripped:
-                found.append(stripped)
+            if not _TABLE_RULE.fullmatch(following):  # a table's head names its columns, it states nothing
+                found.append(line)
         else:
-            prose.append(stripped)
+            prose.append(line)
     flush()
     return found
 

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,26 @@ MAIN, OTHER = "main", "other"
 # Seconds a new batch answers 404: far past the suite's grace of 3 s, even on a busy machine (fault), or
 # well within it (a choice the docs leave open).
 NOT_FOUND_FOR_FAULT, NOT_FOUND_FOR_CHOICE = 30.0, 1.0
-# Faults that misjudge a documented bound: a body limit below 5 MB, a cap on tags below 200.
-SMALL_BODY_LIMIT, TAGS_FAULT_CAP = 4_000_000, 100
+# Faults that misjudge a documented bound: a body limit below 5 MB, an Idempotency-Key cut below 256, and
+# caps on a record's fields below the documented ones, each rejecting the record that goes over it.
+SMALL_BODY_LIMIT, SHORT_IDEMPOTENCY_KEY = 4_000_000, 128
+
+
+def _items(record: dict[str, Any], name: str) -> list[Any]:
+    value = record.get(name)
+    return value if isinstance(value, list) else []
+
+
+CAPS_BELOW_THE_BOUNDS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "tags-capped-at-100": lambda r: len(_items(r, "_tags")) > 100,
+    "tag-length-capped-at-32": lambda r: any(len(str(tag)) > 32 for tag in _items(r, "_tags")),
+    "attachments-capped-at-5": lambda r: len(_items(r, "_attachments")) > 5,
+    "attachment-url-capped-at-1024": lambda r: any(isinstance(a, dict) and len(str(a.get("vendor_url", ""))) > 1024
+                                                   for a in _items(r, "_attachments")),
+    "thread-id-capped-at-256": lambda r: len(str(r.get("_thread_id", ""))) > 256,
+    "participants-capped-at-1000": lambda r: len(_items(r, "_participants")) > 1000,
+    "event-at-milliseconds-rejected": lambda r: "." in str(r.get("_event_at", "")),
+}
 NO_VALID_RECORD_REFUSALS = {"400-with-errors": 400, "422-with-errors": 422}
 RATE_LIMITS = {"none": None, "40-then-wait": 40}
 
@@ -236,6 +255,9 @@ class Simulator:
         idempotency_key = request.headers.get("idempotency-key")
         if idempotency_key is not None and len(idempotency_key) > 256:
             raise Refused(400, "invalid_idempotency_key", "An Idempotency-Key has at most 256 characters.")
+        if idempotency_key is not None and len(idempotency_key) > SHORT_IDEMPOTENCY_KEY \
+                and "idempotency-key-capped-at-128" in self.faults:
+            raise Refused(400, "invalid_idempotency_key", "An Idempotency-Key has at most 128 characters.")
         hints = request.query_params.getlist("format")
         if any(hint not in FORMAT_HINTS for hint in hints):
             raise Refused(400, "invalid_format", f"format is one of {', '.join(FORMAT_HINTS)}.")
@@ -292,14 +314,14 @@ class Simulator:
         hinted_file = "file" in request.query_params.getlist("format")
 
         def misread(record: Any) -> Any:
-            # An invalid value in place of the one the fault misjudges, so the record fails validation.
+            # A member the envelope lacks, naming the fault, so the record fails validation where it should not.
             if not isinstance(record, dict):
                 return record
             if hinted_file and "format-changes-validation" in self.faults and not record.get("_attachments"):
-                return {**record, "_nature": "file"}
-            tags = record.get("_tags")
-            if "tags-capped-at-100" in self.faults and isinstance(tags, list) and len(tags) > TAGS_FAULT_CAP:
-                return {**record, "_tags": "too many"}
+                return {**record, "_rejected_by_fault": "format-changes-validation"}
+            for fault, over_the_cap in CAPS_BELOW_THE_BOUNDS.items():
+                if fault in self.faults and over_the_cap(record):
+                    return {**record, "_rejected_by_fault": fault}
             return record
 
         return [misread(record) for record in records]
@@ -366,7 +388,8 @@ class Simulator:
         limit = int(raw)
         if limit > 100 and "limit-clamped" in self.faults:
             limit = 100
-        if not 1 <= limit <= 100 or (limit == 100 and "limit-100-refused" in self.faults):
+        if not 1 <= limit <= 100 or (limit == 100 and "limit-100-refused" in self.faults) \
+                or (limit == 1 and "limit-1-refused" in self.faults):
             raise Refused(status, "invalid_limit", "limit is a whole number from 1 to 100.")
         return 100 if "limit-ignored" in self.faults else limit
 

@@ -98,8 +98,9 @@ def records_at_their_bounds_are_accepted(ex: Exchange) -> Judgement:
     for position, error in enumerate(errors if isinstance(errors, list) else []):
         index = as_int(error.get("index")) if isinstance(error, dict) else None
         if index is not None and 0 <= index < len(sent.records):
-            bound = sent.records[index].get("data", {}).get("bound", "") if isinstance(sent.records[index], dict) \
-                else ""
+            record = sent.records[index]
+            data = record.get("data") if isinstance(record, dict) else None
+            bound = data.get("bound", "its fields at their bounds") if isinstance(data, dict) else "its fields"
             findings.append(Finding(f"/errors/{position}", "no error: the record is valid",
                                     f"an error for record {index}, the one with {bound}"))
     return findings
