@@ -108,5 +108,6 @@ def to_exchange(document: dict[str, Any]) -> Exchange:
             replays=tuple(Replay(r["original"], tuple(r["window_ms"]), r.get("record_type"))
                           for r in context.get("replays", ())),
             given_batch_ids=frozenset(context.get("given_batch_ids", ())),
+            shown_before=context.get("shown_before"),
         ),
     )

@@ -12,7 +12,8 @@ from conformance.client.bounded import TargetSilent
 from conformance.model.exchange import Exchange, Replay, SeriesEnd
 
 # The rules this activity is there for.
-RULES = frozenset({"EM-LIST-001", "EM-LIST-002", "EM-LIST-003", "EM-LIST-004", "EM-LIST-005", "EM-INGEST-010"})
+RULES = frozenset({"EM-LIST-001", "EM-LIST-002", "EM-LIST-003", "EM-LIST-004", "EM-LIST-005", "EM-LIST-008",
+                   "EM-INGEST-010"})
 LIST_PAGE = 2
 # The list may lag its writes this long (EM-LIST-004): a walk that misses a batch sooner is made again.
 LIST_GRACE_S = 3.0
@@ -38,6 +39,7 @@ class ListWalk:
         judged at once; one that misses some before the grace is over is kept only as plain pages, and the
         walk is made again once the grace has passed, so only a walk the rule speaks of judges it.
         """
+        self._let_a_read_age()
         seeded = self.batches.seeded
         expect = frozenset(s.batch_id for s in seeded)
         created = [r.get("createdAt") for s in seeded for r in s.reads[:1]]
@@ -113,14 +115,42 @@ class ListWalk:
         bodies: list[Any] = []
         # Only the walk the rules speak of (after the grace) judges what a replay left behind.
         replays, given = (self._replays(), self._given_batch_ids()) if expect else ((), frozenset())
+        reads = self._status_reads()
         for number, (attempts, body) in enumerate(pages, start=1):
             last = number == len(pages)
             self.sender.record(f"list page {number}", attempts,
                                self.sender.context(earlier=tuple(bodies), ended=end if last else None,
                                                    expect_listed=expect, quiet=quiet, valid_for=LIST_USE,
                                                    replays=replays if last else (),
-                                                   given_batch_ids=given if last else frozenset()))
+                                                   given_batch_ids=given if last else frozenset(),
+                                                   shown_before=self._shown_before(reads, attempts[-1])))
             bodies.append(body)
+
+    def _let_a_read_age(self) -> None:
+        """Wait, if need be, until a read that showed a batch past LANDING is as old as the list may lag its writes,
+        so that EM-LIST-008 has a status to hold the list to; against a target whose batches take longer than
+        that to land, there is nothing to wait for."""
+        past_landing = [received for received, _, status in self._status_reads() if status not in ("LANDING", "")]
+        if past_landing:
+            time.sleep(max(0.0, LIST_GRACE_S - (time.time() - min(past_landing) / 1000)))
+
+    def _status_reads(self) -> list[tuple[float, str, str]]:
+        """Every status read of the run's batches that showed one: when it came, the batch, its status."""
+        own = {s.batch_id for s in self.batches.seeded}
+        found = []
+        for observation in self.sender.recorder.observations:
+            exchange, body = observation.exchange, observation.exchange.response.json
+            if exchange.request.method.upper() == "GET" and exchange.response.status == 200 \
+                    and isinstance(body, dict) and body.get("batchId") in own and isinstance(body.get("status"), str) \
+                    and exchange.request.raw_path.rstrip("/") != BATCHES:
+                found.append((exchange.response.received_at_ms, str(body["batchId"]), body["status"]))
+        return sorted(found)
+
+    @staticmethod
+    def _shown_before(reads: list[tuple[float, str, str]], page: Exchange) -> dict[str, str]:
+        """The status each batch was last read with, at least the list's grace before the page was asked for."""
+        cutoff = page.request.sent_at_ms - LIST_GRACE_S * 1000
+        return {batch_id: status for received, batch_id, status in reads if received <= cutoff}
 
     @staticmethod
     def _walk_end(bodies: list[Any], expect: frozenset[str], oldest: float | None) -> SeriesEnd | None:

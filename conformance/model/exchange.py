@@ -261,6 +261,8 @@ class Context:
     # On the last page of a list walk: the replays before it, and every batchId a 202 answer gave the run.
     replays: tuple[Replay, ...] = ()
     given_batch_ids: frozenset[str] = frozenset()
+    # On a page of a list walk: the status each batch was last read with, long enough before the page was asked for.
+    shown_before: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,7 @@ _FAULTS = [
           also=("EM-HTTP-011",)),
     Fault("limit-1-refused", "EM-LIST-007", "a limit of 1, the documented minimum, is answered 400",
           also=("EM-HTTP-011",)),
+    Fault("list-status-stale", "EM-LIST-008", "the list shows every batch as LANDING, whatever its status"),
     Fault("limit-clamped", "EM-LIST-006", "a limit over 100 is served as 100",
           also=("ST201 negative_data_rejection",)),
 ]

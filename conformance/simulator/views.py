@@ -70,6 +70,8 @@ def _lifecycle_status(batch: Batch, progress: float, faults: FaultSet, choices: 
         return "LANDED"
     if status == "PROCESSING" and "status-internal-name" in faults:
         return "ANALYZING"
+    if "list-status-stale" in faults and not counted_read:
+        return "LANDING"
     return status
 
 

@@ -108,3 +108,24 @@ def out_of_range_limit_is_refused(ex: Exchange) -> Judgement:
     if not 400 <= ex.response.status < 500:
         return judged(Finding("status", f"a 4xx: limit {raw} is outside 1 to 100", str(ex.response.status)))
     return HELD
+
+
+# Stages along the lifecycle; COMPLETE and FAILED are one, since either may follow the other (EM-SERIES-001).
+STAGES = {"LANDING": 0, "LANDED": 1, "PROCESSING": 2, "COMPLETE": 3, "FAILED": 3}
+
+
+@rule_check("EM-LIST-008", on="exchange")
+def listed_status_is_not_behind_a_read(ex: Exchange) -> Judgement:
+    batches, shown = page(ex), ex.context.shown_before
+    if batches is None or not shown:
+        return None
+    findings, judged_any = [], False
+    for position, batch in enumerate(batches):
+        read, listed = shown.get(str(batch.get("batchId"))), batch.get("status")
+        if read not in STAGES or listed not in STAGES:
+            continue
+        judged_any = True
+        if STAGES[listed] < STAGES[read]:
+            findings.append(Finding(f"/batches/{position}/status", f"{read}, or a later stage: a read showed {read} "
+                                    f"at least 3 s before this page was asked for", repr(listed)))
+    return findings if judged_any else None
