@@ -105,7 +105,7 @@ def to_exchange(document: dict[str, Any]) -> Exchange:
             intent=Intent(context["intent"]) if "intent" in context else None,
             valid_for=context.get("valid_for"),
             resent_of=context.get("resent_of"),
-            replays=tuple(Replay(r["original"], tuple(r["window_ms"]), r.get("record_type"))
+            replays=tuple(Replay(r["original"], tuple(r["after_original_ms"]), r.get("record_type"))
                           for r in context.get("replays", ())),
             given_batch_ids=frozenset(context.get("given_batch_ids", ())),
             shown_before=context.get("shown_before"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.rules.catalogue import load_catalogue
+from conformance.rules.catalogue import Catalogue, load_catalogue
 from conformance.rules.docsmap import Entry, coverage, load_map, problems, skeleton
 from tests.reference import reference_dir
 
@@ -41,7 +41,7 @@ def test_the_map_alone_names_only_rules_and_latitudes_that_exist() -> None:
 
 def test_the_skeleton_reads_every_kind_of_statement(statements) -> None:
     texts = [s.text for s in statements]
-    for keyword in ("maximum", "minimum", "maxLength", "maxItems", "minItems", "enum", "required", "pattern",
+    for keyword in ("type", "maximum", "minimum", "maxLength", "maxItems", "minItems", "enum", "required", "pattern",
                     "additionalProperties", "minProperties"):
         assert any(text.startswith(f"{keyword}: ") for text in texts), keyword
     assert "documented status 413" in texts
@@ -58,7 +58,8 @@ def test_an_unmapped_statement_is_caught(statements) -> None:
     found = problems([e for e in entries if e is not dropped], statements, load_catalogue())
     assert f"{dropped.id} ('maxItems: 10') is not in the map" in found
     # The rule that rests on it no longer has its quote in the map either.
-    assert "EM-INGEST-012 rests on 'maxItems: 10', which no statement of the map it checks holds" in found
+    assert any(p.startswith("EM-INGEST-012 rests on 'maxItems: 10', and no statement of the map it checks holds")
+               for p in found)
 
 
 def test_a_statement_the_docs_reword_is_caught(statements) -> None:
@@ -90,14 +91,27 @@ def test_a_rule_whose_quote_no_statement_holds_is_caught() -> None:
     quoted = "Use this to check whether your records have finished processing."
     target = next(e for e in entries if e.text == quoted)
     found = problems(_replaced(entries, target.id, checked_by=()), None, load_catalogue())
-    assert f"EM-SERIES-006 rests on {quoted!r}, which no statement of the map it checks holds" in found
+    assert f"EM-SERIES-006 rests on {quoted!r}, and no statement of the map it checks holds {quoted.lower()!r}" \
+        in found
+
+
+def test_a_quote_whose_every_sentence_is_not_in_the_map_is_caught() -> None:
+    """A sentence made up beside a real one does not pass on the strength of the real one."""
+    catalogue = load_catalogue()
+    rule = catalogue["EM-LIST-002"]
+    basis = dataclasses.replace(rule.basis[0], quote=rule.basis[0].quote + " Pages never hold fewer than 20.")
+    changed = Catalogue([dataclasses.replace(rule, basis=(basis,)) if r.id == rule.id else r for r in catalogue],
+                        catalogue.path)
+    found = problems(load_map(), None, changed)
+    assert any(p.startswith("EM-LIST-002 rests on") and p.endswith("'pages never hold fewer than 20.'") for p in found)
 
 
 def test_a_reason_must_say_which_kind_and_a_latitude_must_exist() -> None:
     entries = load_map()
     target = next(e for e in entries if e.unchecked)
-    vague = problems(_replaced(entries, target.id, unchecked="seems fine"), None, load_catalogue())
-    assert any(p.startswith(f"{target.id} is unchecked for a reason that starts with none of") for p in vague)
+    for vague in ("seems fine", "not observable", "latitude: open", "covered elsewhere:"):
+        found = problems(_replaced(entries, target.id, unchecked=vague), None, load_catalogue())
+        assert any(p.startswith(f"{target.id} is unchecked for a reason not written as") for p in found), vague
     unknown = problems(_replaced(entries, target.id, unchecked="latitude no-such-choice: open"), None,
                        load_catalogue())
     assert f"{target.id} names latitude no-such-choice, which latitudes.yaml lacks" in unknown

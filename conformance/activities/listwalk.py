@@ -75,17 +75,15 @@ class ListWalk:
                 and o.exchange.response.json.get("batchId") == o.exchange.context.replay_of.get("batchId")]
 
     def _replays(self) -> tuple[Replay, ...]:
-        """Where, by the original batch's createdAt, a batch made by each replay would have been created."""
-        created = {s.batch_id: s.reads[0].get("createdAt") for s in self.batches.seeded if s.reads}
+        """When, after the original's creation, a batch made by each replay would have been created."""
         found = []
         for replay in self._replays_answered():
             original, sent = replay.context.replay_of, replay.context.sent
-            created_at = created.get(str(original.get("batchId")))
-            if not isinstance(created_at, int | float) or sent.sent_at_ms is None or sent.answered_at_ms is None:
+            if original is None or sent is None or sent.sent_at_ms is None or sent.answered_at_ms is None:
                 continue
-            start = created_at + (replay.request.sent_at_ms - sent.answered_at_ms) - REPLAY_SLACK_MS
-            end = created_at + (replay.response.received_at_ms - sent.sent_at_ms) + REPLAY_SLACK_MS
-            found.append(Replay(original, (start, end), sent.record_type))
+            after = (replay.request.sent_at_ms - sent.answered_at_ms - REPLAY_SLACK_MS,
+                     replay.response.received_at_ms - sent.sent_at_ms + REPLAY_SLACK_MS)
+            found.append(Replay(original, after, sent.record_type))
         return tuple(found)
 
     def _given_batch_ids(self) -> frozenset[str]:
@@ -141,8 +139,8 @@ class ListWalk:
         for observation in self.sender.recorder.observations:
             exchange, body = observation.exchange, observation.exchange.response.json
             if exchange.request.method.upper() == "GET" and exchange.response.status == 200 \
-                    and isinstance(body, dict) and body.get("batchId") in own and isinstance(body.get("status"), str) \
-                    and exchange.request.raw_path.rstrip("/") != BATCHES:
+                    and isinstance(body, dict) and isinstance(body.get("batchId"), str) and body["batchId"] in own \
+                    and isinstance(body.get("status"), str) and exchange.request.raw_path.rstrip("/") != BATCHES:
                 found.append((exchange.response.received_at_ms, str(body["batchId"]), body["status"]))
         return sorted(found)
 

@@ -3,13 +3,15 @@ meets its needs, each knowing what the ones before it saw; the rules of the othe
 
 from __future__ import annotations
 
+import dataclasses
+
 from conformance.activities.batches import Batches, ids_listed
 from conformance.activities.listwalk import LIST_USE
 from conformance.activities.probes import WHY_NOT, Facts, Need, Probe
 from conformance.activities.recorder import Recorder
 from conformance.activities.scenarios import Identity
 from conformance.activities.sender import Sender
-from conformance.model.exchange import KeyRole
+from conformance.model.exchange import Exchange, KeyRole, SentBatch
 from conformance.settings.options import RunSettings
 
 
@@ -53,8 +55,23 @@ class Probing:
             if missing:
                 self.recorder.skip(probe.rules, WHY_NOT[missing[0]])
                 continue
+            previous: Exchange | None = None
             for step in probe.steps(facts):
-                self.sender.send(step.activity, step.method, step.path, key=step.key, params=step.params,
-                                 body=step.body, content_type=step.content_type, headers=step.headers,
-                                 context=self.sender.context(intent=step.intent, sent=step.sent,
-                                                             replay_of=step.replay_of, resent_of=step.resent_of))
+                sent, replay_of = step.sent, step.replay_of
+                if step.replays_previous:
+                    answer = previous.response.json if previous is not None else None
+                    if previous is None or not 200 <= previous.response.status < 300 \
+                            or not isinstance(answer, dict) or "batchId" not in answer:
+                        status = previous.response.status if previous is not None else "nothing"
+                        self.recorder.skip(probe.rules, f"the batch to send again was not accepted: POST answered "
+                                                        f"{status or 'nothing'}")
+                        break
+                    replay_of = answer
+                    sent = dataclasses.replace(step.sent or SentBatch(records=()), accepted=answer,
+                                               sent_at_ms=previous.request.sent_at_ms,
+                                               answered_at_ms=previous.response.received_at_ms)
+                previous = self.sender.send(step.activity, step.method, step.path, key=step.key, params=step.params,
+                                            body=step.body, content_type=step.content_type, headers=step.headers,
+                                            context=self.sender.context(intent=step.intent, sent=sent,
+                                                                        replay_of=replay_of,
+                                                                        resent_of=step.resent_of))

@@ -234,8 +234,9 @@ class Replay:
     """An idempotent replay the target answered with the original batch, as the list walk judges it."""
 
     original: Mapping[str, Any]  # the 202 answer that created the batch, and that the replay gave again
-    # When a batch made by the replay would have been created, by the clock of the original's createdAt.
-    window_ms: tuple[float, float]
+    # When a batch made by the replay would have been created, in milliseconds after the original's createdAt:
+    # the server's clock, whatever it says, is then compared only with itself.
+    after_original_ms: tuple[float, float]
     record_type: str | None = None
 
 

@@ -360,8 +360,9 @@ class Simulator:
             try:
                 page, next_cursor = self.store.page(grant.workspace, limit, cursor)
             except UnknownCursor:
-                if self.choices.picks("unissued-cursor", "400"):
-                    raise Refused(400, "invalid_cursor", "This cursor was not issued by the list.") from None
+                for status in (400, 422):
+                    if self.choices.picks("unissued-cursor", str(status)):
+                        raise Refused(status, "invalid_cursor", "This cursor was not issued by the list.") from None
                 page, next_cursor = [], None
             now = time.monotonic()
             body: dict[str, Any] = {
@@ -403,8 +404,10 @@ class Simulator:
             raise Refused(400, "invalid_batch_id", "A batch id has at most 128 characters.")
         if '"' in batch_id and "quoted-id-crashes" in self.faults:
             raise Refused(500, "internal_error", "The batch id broke a query.")
-        if self.choices.picks("batch-id-format", "other-shapes-400") and not self.store.id_shape_is_ours(batch_id):
-            raise Refused(400, "invalid_batch_id", "This is not a batch id.")
+        for status in (400, 422):
+            if self.choices.picks("batch-id-format", f"other-shapes-{status}") \
+                    and not self.store.id_shape_is_ours(batch_id):
+                raise Refused(status, "invalid_batch_id", "This is not a batch id.")
         return batch_id
 
     async def batch_status(self, request: Request) -> Response:

@@ -5,6 +5,8 @@ The side beyond each bound has its own rule (EM-INGEST-004, EM-INGEST-005, EM-ID
 
 from __future__ import annotations
 
+import re
+
 from conformance.model.exchange import Exchange, Intent, KeyRole
 from conformance.rules.checks._target import (
     API_BODY_LIMIT_LOW,
@@ -17,14 +19,20 @@ from conformance.rules.checks._target import (
     one_type_and_product,
     requested_batch_id,
 )
-from conformance.rules.checks.listing import requested_limit
+from conformance.rules.checks.valid_requests import NOT_ABOUT_THE_REQUEST
 from conformance.rules.registry import HELD, Finding, Judgement, as_int, judged, rule_check
 
 MAX_BATCH_ID = 128
 
 
 def _answered(ex: Exchange) -> bool:
-    return ex.response.transport_error is None and ex.response.status != 429
+    """An answer about the request: not a throttle (EM-RATE-001) or a gateway's timeout of a slow request."""
+    return ex.response.transport_error is None and ex.response.status not in NOT_ABOUT_THE_REQUEST
+
+
+def _decided(ex: Exchange) -> bool:
+    """An answer that says what became of the request; a 5xx says "please retry" (the docs' 500)."""
+    return _answered(ex) and ex.response.status < 500
 
 
 def _refused(ex: Exchange) -> bool:
@@ -35,8 +43,10 @@ def _refused(ex: Exchange) -> bool:
 def valid_limit_is_served(ex: Exchange) -> Judgement:
     if not is_operation(ex, LIST_OP) or not ex.by_write_key or not _answered(ex) or "cursor" in ex.request.query:
         return None
-    raw = requested_limit(ex)
-    if raw is not None and not (raw.isdigit() and 1 <= int(raw) <= 100):
+    limits = ex.request.query.get("limit", [])
+    raw = limits[0] if limits else None
+    # One limit, written as a plain number: what a server does with "007" or a repeated limit is its own business.
+    if len(limits) > 1 or (raw is not None and not re.fullmatch(r"[1-9][0-9]?|100", raw)):
         return None
     if _refused(ex):
         asked = "no limit" if raw is None else f"limit {raw}"
@@ -52,7 +62,8 @@ def batch_of_the_most_records_is_accepted(ex: Exchange) -> Judgement:
         return None
     if not is_operation(ex, INGEST_OP) or not ex.by_write_key or not _answered(ex):
         return None
-    if len(sent.invalid_positions) == MAX_RECORDS or not one_type_and_product(list(sent.records)):
+    if len(sent.invalid_positions) == MAX_RECORDS or not one_type_and_product(list(sent.records)) \
+            or not _decided(ex):
         return None
     doc = accepted_doc(ex)
     if doc is None:
@@ -83,7 +94,7 @@ def records_at_their_bounds_are_accepted(ex: Exchange) -> Judgement:
     sent = ex.context.sent
     if ex.context.intent != Intent.AT_BOUNDS or sent is None or sent.invalid_positions is None:
         return None
-    if not is_operation(ex, INGEST_OP) or not ex.by_write_key or not _answered(ex):
+    if not is_operation(ex, INGEST_OP) or not ex.by_write_key or not _decided(ex):
         return None
     doc = accepted_doc(ex)
     if doc is None:
@@ -115,8 +126,8 @@ def longest_unknown_id_is_404(ex: Exchange) -> Judgement:
         return None
     if ex.request.method.upper() != "GET" or ex.context.intent != Intent.LONGEST_ID:
         return None
-    if ex.response.status not in (400, 404):
-        return judged(Finding("status", f"404, or 400 from a server that checks its ids: an id of "
+    if ex.response.status not in (400, 404, 422):
+        return judged(Finding("status", f"404, or 400 or 422 from a server that checks its ids: an id of "
                                         f"{MAX_BATCH_ID} characters is within the documented length",
                               str(ex.response.status)))
     return HELD

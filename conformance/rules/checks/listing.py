@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,15 +34,22 @@ def requested_limit(ex: Exchange) -> str | None:
     return values[-1] if values else None
 
 
+def limit_number(raw: str) -> int | None:
+    """A limit written as a whole number in ASCII digits, with an optional minus; None for anything else
+    ("²" is a digit to Python, and no number to a server)."""
+    return int(raw) if re.fullmatch(r"-?[0-9]{1,12}", raw) else None
+
+
 @rule_check("EM-LIST-002", on="exchange")
 def page_respects_limit(ex: Exchange) -> Judgement:
     batches, raw = page(ex), requested_limit(ex)
     if batches is None:
         return None
+    number = None if raw is None else limit_number(raw)
     if raw is None:
         limit = DEFAULT_LIMIT
-    elif raw.isdigit() and 1 <= int(raw) <= 100:
-        limit = int(raw)
+    elif number is not None and 1 <= number <= 100:
+        limit = number
     else:
         return None
     if len(batches) > limit:
@@ -101,7 +109,8 @@ def out_of_range_limit_is_refused(ex: Exchange) -> Judgement:
     raw = requested_limit(ex)
     if raw is None or not is_operation(ex, LIST_OP) or ex.key_role not in (None, KeyRole.WRITE, KeyRole.READ):
         return None
-    if not raw.lstrip("-").isdigit() or 1 <= int(raw) <= 100:
+    number = limit_number(raw)
+    if number is None or 1 <= number <= 100:
         return None
     if ex.response.status == 429 or ex.response.transport_error is not None:
         return None
@@ -121,8 +130,9 @@ def listed_status_is_not_behind_a_read(ex: Exchange) -> Judgement:
         return None
     findings, judged_any = [], False
     for position, batch in enumerate(batches):
-        read, listed = shown.get(str(batch.get("batchId"))), batch.get("status")
-        if read not in STAGES or listed not in STAGES:
+        batch_id, listed = batch.get("batchId"), batch.get("status")
+        read = shown.get(batch_id) if isinstance(batch_id, str) else None
+        if read not in STAGES or not isinstance(listed, str) or listed not in STAGES:
             continue
         judged_any = True
         if STAGES[listed] < STAGES[read]:

@@ -13,8 +13,9 @@ from conformance.model.exchange import Exchange, Intent
 from conformance.rules.checks._target import API_BODY_LIMIT_LOW, INGEST_OP, LIST_OP, STATUS_OP, operation
 from conformance.rules.registry import HELD, Finding, Judgement, judged, rule_check
 
-# What says nothing about the request: the key (the AUTH rules judge it) and the rate (EM-RATE-001).
-NOT_ABOUT_THE_REQUEST = frozenset({401, 403, 429})
+# What says nothing about the request: the key (the AUTH rules judge it), the rate (EM-RATE-001), and a
+# gateway's timeout of a request that came too slowly.
+NOT_ABOUT_THE_REQUEST = frozenset({401, 403, 408, 429})
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,11 @@ ALLOWED: dict[str, tuple[Allowance, ...]] = {
     STATUS_OP: (
         Allowance(404, "docs: Batch not found. The batch ID does not exist or belongs to a different workspace."),
         Allowance(400, "batch-id-format"),
+        Allowance(422, "batch-id-format"),
     ),
     LIST_OP: (
         Allowance(400, "unissued-cursor", _has_cursor),
+        Allowance(422, "unissued-cursor", _has_cursor),
     ),
     INGEST_OP: (
         # A generated batch may hold no valid record, mix types, or (NDJSON) hold a line that is not JSON.
