@@ -136,7 +136,7 @@ def test_same_key_with_another_body_is_a_new_batch_a_replay_or_a_conflict() -> N
 
 @pytest.mark.parametrize(("text", "message"), [
     ("gremlins=on", "no choice named 'gremlins'; --list-choices shows them all"),
-    ("unissued-cursor=418", "unissued-cursor is one of empty-page, 400, not '418'"),
+    ("unissued-cursor=418", "unissued-cursor is one of empty-page, 400, 422, not '418'"),
 ])
 def test_an_unknown_choice_is_refused_with_a_sentence(text: str, message: str) -> None:
     with pytest.raises(UnknownChoice, match=message):
