@@ -41,7 +41,7 @@ def _refused(ex: Exchange) -> bool:
 
 @rule_check("EM-LIST-007", on="exchange")
 def valid_limit_is_served(ex: Exchange) -> Judgement:
-    if not is_operation(ex, LIST_OP) or not ex.by_write_key or not _answered(ex) or "cursor" in ex.request.query:
+    if not is_operation(ex, LIST_OP) or not ex.by_write_key or not _decided(ex) or "cursor" in ex.request.query:
         return None
     limits = ex.request.query.get("limit", [])
     raw = limits[0] if limits else None
@@ -78,7 +78,7 @@ def batch_of_the_most_records_is_accepted(ex: Exchange) -> Judgement:
 
 @rule_check("EM-INGEST-009", on="exchange")
 def body_within_5_mb_is_not_413(ex: Exchange) -> Judgement:
-    if not is_operation(ex, INGEST_OP) or not _answered(ex) or ex.request.body is None:
+    if not is_operation(ex, INGEST_OP) or not _decided(ex) or ex.request.body is None:
         return None
     size = len(ex.request.body)
     if size > API_BODY_LIMIT_LOW:

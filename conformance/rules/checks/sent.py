@@ -325,6 +325,8 @@ def batch_with_a_valid_record_is_accepted(ex: Exchange) -> Judgement:
         return None
     if len(sent.invalid_positions) == len(sent.records) or not one_type_and_product(list(sent.records)):
         return None  # with no valid record, or mixed types, a 400 is as right as a 202
+    if ex.response.status >= 500:
+        return None  # the docs' 500 says "please retry", not that the batch was refused
     if not 200 <= ex.response.status < 300:
         invalid = len(sent.invalid_positions)
         return judged(Finding("status", f"a 2xx: {len(sent.records) - invalid} of the {len(sent.records)} records "
