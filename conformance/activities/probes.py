@@ -77,7 +77,6 @@ class Step:
     headers: Mapping[str, str] | None = None
     intent: Intent | None = None
     sent: SentBatch | None = None
-    replay_of: Mapping[str, Any] | None = None
     resent_of: Mapping[str, Any] | None = None
     # Sends the step before it again: judged against its answer, and sent only when that answer was a batch.
     replays_previous: bool = False
@@ -275,7 +274,8 @@ def records_at_their_bounds(facts: Facts) -> list[dict[str, Any]]:
         return made
 
     tags = record(0, "200 tags of 64 characters")
-    tags["_tags"] = [tag.ljust(64, "-") for tag in tags["_tags"]] +         [f"bound-{n:03d}-".ljust(64, "x") for n in range(200 - len(tags["_tags"]))]
+    own_tags = [tag.ljust(64, "-") for tag in tags["_tags"]]
+    tags["_tags"] = own_tags + [f"bound-{n:03d}-".ljust(64, "x") for n in range(200 - len(own_tags))]
     attachments = record(1, "10 attachments, one with a 512-character filename, a 256-character mime_type and a "
                             "2,048-character vendor_url")
     host = UNREACHABLE_URLS[0].rsplit("/", 1)[0] + "/"

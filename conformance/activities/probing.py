@@ -57,7 +57,7 @@ class Probing:
                 continue
             previous: Exchange | None = None
             for step in probe.steps(facts):
-                sent, replay_of = step.sent, step.replay_of
+                sent, replay_of = step.sent, None
                 if step.replays_previous:
                     answer = previous.response.json if previous is not None else None
                     if previous is None or not 200 <= previous.response.status < 300 \

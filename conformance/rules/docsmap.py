@@ -210,7 +210,8 @@ def problems(entries: list[Entry], statements: list[Statement] | None, catalogue
         found.extend(f"{i} appears {n} times in the map" for i, n in Counter(e.id for e in entries).items() if n > 1)
     for entry in entries:
         if bool(entry.checked_by) == bool(entry.unchecked):
-            found.append(f"{entry.id} names {'both rules and a reason' if entry.checked_by else 'neither a rule nor a reason'}")
+            named = "both rules and a reason" if entry.checked_by else "neither a rule nor a reason"
+            found.append(f"{entry.id} names {named}")
         found.extend(f"{entry.id} names {rule}, which the catalogue lacks" for rule in entry.checked_by
                      if rule not in catalogue)
         reason = _REASON.match(entry.unchecked)
@@ -226,7 +227,8 @@ def problems(entries: list[Entry], statements: list[Statement] | None, catalogue
                 found.append(f"{statement.id} ({statement.text!r}) is not in the map")
             elif entry.text != statement.text:
                 found.append(f"{statement.id} reads {statement.text!r} in the docs but {entry.text!r} in the map")
-        found.extend(f"{i} is in the map but no longer in the docs" for i in sorted(by_id.keys() - {s.id for s in statements}))
+        gone = sorted(by_id.keys() - {s.id for s in statements})
+        found.extend(f"{i} is in the map but no longer in the docs" for i in gone)
     source_of = {file: source for source, file in TEXTS.items()}
     for rule in catalogue:
         for basis in rule.basis:
