@@ -13,6 +13,7 @@ STATUS_OP = "getBatchStatus"
 LIST_OP = "listBatches"
 INGEST_OP = "ingestRecords"
 MAX_RECORDS = 1000
+MAX_BATCH_ID = 128
 # "5 MB" may mean 5,000,000 bytes or 5 MiB: only a body above both is over the limit for certain.
 API_BODY_LIMIT_LOW = 5_000_000
 API_BODY_LIMIT_HIGH = 5 * 1024 * 1024
@@ -41,7 +42,7 @@ def requested_batch_id(ex: Exchange) -> str | None:
 
 
 def is_too_long_batch_id(batch_id: str) -> bool:
-    return len(batch_id) > 128
+    return len(batch_id) > MAX_BATCH_ID
 
 
 def is_impossible_batch_id(batch_id: str) -> bool:

@@ -12,6 +12,7 @@ from conformance.rules.checks._target import (
     API_BODY_LIMIT_LOW,
     INGEST_OP,
     LIST_OP,
+    MAX_BATCH_ID,
     MAX_RECORDS,
     STATUS_OP,
     accepted_doc,
@@ -21,8 +22,6 @@ from conformance.rules.checks._target import (
 )
 from conformance.rules.checks.valid_requests import NOT_ABOUT_THE_REQUEST
 from conformance.rules.registry import HELD, Finding, Judgement, as_int, judged, rule_check
-
-MAX_BATCH_ID = 128
 
 
 def _answered(ex: Exchange) -> bool:

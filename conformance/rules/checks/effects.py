@@ -6,10 +6,9 @@ from __future__ import annotations
 from conformance.model.exchange import Exchange, SeriesEnd, is_json_number
 from conformance.rules.checks._target import INGEST_OP, accepted_doc, is_operation
 from conformance.rules.checks.listing import earlier_batches, page
+from conformance.rules.checks.sent import COUNTS
 from conformance.rules.checks.valid_requests import NOT_ABOUT_THE_REQUEST
 from conformance.rules.registry import Finding, Judgement, judged, rule_check
-
-COUNTS = ("acceptedCount", "rejectedCount", "totalErrorCount")
 
 
 @rule_check("EM-INGEST-010", on="exchange")

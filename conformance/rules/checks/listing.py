@@ -8,6 +8,7 @@ from typing import Any
 
 from conformance.model.exchange import Exchange, KeyRole, SeriesEnd, is_json_number
 from conformance.rules.checks._target import LIST_OP, is_operation
+from conformance.rules.checks.series import LIFECYCLE_RANK
 from conformance.rules.registry import HELD, Finding, Judgement, judged, rule_check
 
 DEFAULT_LIMIT = 20
@@ -119,10 +120,6 @@ def out_of_range_limit_is_refused(ex: Exchange) -> Judgement:
     return HELD
 
 
-# Stages along the lifecycle; COMPLETE and FAILED are one, since either may follow the other (EM-SERIES-001).
-STAGES = {"LANDING": 0, "LANDED": 1, "PROCESSING": 2, "COMPLETE": 3, "FAILED": 3}
-
-
 @rule_check("EM-LIST-008", on="exchange")
 def listed_status_is_not_behind_a_read(ex: Exchange) -> Judgement:
     batches, shown = page(ex), ex.context.shown_before
@@ -132,10 +129,10 @@ def listed_status_is_not_behind_a_read(ex: Exchange) -> Judgement:
     for position, batch in enumerate(batches):
         batch_id, listed = batch.get("batchId"), batch.get("status")
         read = shown.get(batch_id) if isinstance(batch_id, str) else None
-        if read not in STAGES or not isinstance(listed, str) or listed not in STAGES:
+        if read not in LIFECYCLE_RANK or not isinstance(listed, str) or listed not in LIFECYCLE_RANK:
             continue
         judged_any = True
-        if STAGES[listed] < STAGES[read]:
+        if LIFECYCLE_RANK[listed] < LIFECYCLE_RANK[read]:
             findings.append(Finding(f"/batches/{position}/status", f"{read}, or a later stage: a read showed {read} "
                                     f"at least 3 s before this page was asked for", repr(listed)))
     return findings if judged_any else None
