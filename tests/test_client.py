@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 import respx
@@ -19,6 +21,7 @@ from conformance.client.bounded import (
     fetch_document,
 )
 from conformance.model.exchange import KeyRole, Keys
+from conformance.rules.checker import check
 
 BASE = "https://api.test"
 KEYS = Keys(write="em_sk_unit_write", read="em_sk_unit_read")
@@ -189,3 +192,57 @@ def test_a_document_past_the_read_cap_or_the_runs_time_is_refused() -> None:
         fetch_document(DOCS, timeout=2)
     with pytest.raises(FetchRefused, match="--max-duration"):
         fetch_document(DOCS, timeout=2, clock=RunClock(0))
+
+
+@respx.mock
+def test_a_connection_closed_unanswered_is_sent_again_and_not_held_against_the_target() -> None:
+    """RFC 9112 (9.3.1) lets a server close an idle kept-alive connection as a request comes: the request, never
+    processed, is sent again, and EM-HTTP-007 judges the answer, not the closed connection."""
+    closed = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    route = respx.get(f"{BASE}/api/v1/ingest/batches/b_1").mock(
+        side_effect=[closed, closed, httpx.Response(200, json={"ok": True})])
+    api, _ = client()
+    sent = api.send("GET", "/api/v1/ingest/batches/b_1")
+    assert route.call_count == 3
+    assert [(a.response.status, a.response.answered_on_retry) for a in sent.attempts] == [(0, True), (0, True),
+                                                                                           (200, False)]
+    assert [v for a in sent.attempts for v in check(a) if v.rule.id == "EM-HTTP-007"] == []
+
+
+class _DroppedMidAnswer(httpx.SyncByteStream):
+    """A body that breaks off after its first bytes: the status line came, so the request was processed."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield b'{"batchId":'
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+@respx.mock
+def test_a_connection_that_stays_closed_or_drops_mid_answer_is_a_finding() -> None:
+    closed = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    respx.get(f"{BASE}/api/v1/ingest/batches/b_closed").mock(side_effect=closed)
+    respx.get(f"{BASE}/api/v1/ingest/batches/b_dropped").mock(
+        return_value=httpx.Response(200, stream=_DroppedMidAnswer()))
+    api, _ = client(limit=40)
+    never = api.send("GET", "/api/v1/ingest/batches/b_closed").attempts
+    api, _ = client(limit=40)  # a fresh client: two silent requests in a row leave one more before it stops
+    assert not any(a.response.answered_on_retry for a in never)
+    assert {v.rule.id for a in never for v in check(a)} == {"EM-HTTP-007"}
+    dropped = api.send("GET", "/api/v1/ingest/batches/b_dropped").attempts
+    assert len(dropped) == 2 and not any(a.response.closed_unanswered for a in dropped)
+    assert {v.rule.id for a in dropped for v in check(a)} == {"EM-HTTP-007"}
+
+
+@respx.mock
+def test_a_list_page_is_read_as_far_as_a_documented_page_of_its_limit_can_go() -> None:
+    """100 batches of 20 errors with 2,048-character messages are some 4.5 MB: a page that big is no break."""
+    error = {"index": 0, "code": "C" * 64, "message": "m" * 2048}
+    batch = {"batchId": "b" * 128, "status": "COMPLETE", "createdAt": 1, "acceptedCount": 0, "rejectedCount": 1,
+             "totalErrorCount": 20, "errors": [error] * 20}
+    page = json.dumps({"batches": [batch] * 100, "nextCursor": None}).encode()
+    respx.get(f"{BASE}/api/v1/ingest/batches").mock(return_value=httpx.Response(200, content=page))
+    api, _ = client()
+    assert len(page) > READ_CAP_BYTES
+    assert api.send("GET", "/api/v1/ingest/batches", params={"limit": "100"}).final.response.body == page
+    capped = api.send("GET", "/api/v1/ingest/batches", params={"limit": "2"}).final.response
+    assert capped.truncated and len(capped.body) == READ_CAP_BYTES + 1

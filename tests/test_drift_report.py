@@ -33,7 +33,7 @@ PROVENANCE = {"suite_version": "0.1.0", "contract_sha256": "0" * 64, "target": "
               "requests": 371, "server_version": "x-api-version: 1.4.2",
               "published_spec": "tests/golden/published-small.yaml"}
 CASES = (("a batch status with every record accepted", "a negative acceptedCount"),
-         ("a 400 answer", "a problem+json shape"))
+         ("a 400 answer to the ingest", "a problem+json shape"))
 
 
 def recorded() -> list[Checked]:

@@ -48,7 +48,7 @@ def test_three_nights_with_a_history_chart_a_finding_from_first_seen_to_resolved
     assert page.count("<svg") == 0 and (tmp_path / "night-3" / "drift.html").read_text().count("<circle") == 6
 
 
-TEN_FAULTS = ("status-extra-field", "count-as-string", "errors-uncapped", "type-upper-case", "status-flaps",
+TEN_FAULTS = ("status-extra-field", "count-as-string", "errors-uncapped", "type-upper-case", "source-as-number",
               "key-echoed-in-header", "no-size-limit", "list-oldest-first", "download-counter-as-string",
               "error-body-problem-json")
 

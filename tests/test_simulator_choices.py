@@ -17,7 +17,7 @@ from conformance.rules.latitudes import load_latitudes
 from conformance.simulator import SimulatorServer, make_settings
 from conformance.simulator.choices import ChoiceSet, UnknownChoice
 
-WRITE = "em_sk_choices_write"
+WRITE, OTHER = "em_sk_choices_write", "em_sk_choices_other"
 INGEST, BATCHES = "/api/v1/ingest", "/api/v1/ingest/batches"
 IDENTITY = Identity(run_id="choices")
 LIFECYCLE = 2.0
@@ -65,6 +65,38 @@ def _same_key_twice(api: httpx.Client) -> tuple[int, bool]:
     return again.status_code, again.json().get("batchId") == first
 
 
+def _ends_of(api: httpx.Client, bodies: list[Any]) -> list[dict[str, Any]]:
+    """The last read of each of several batches sent one after the other, once every one has ended."""
+    ids = [post(api, body).json()["batchId"] for body in bodies]
+    deadline = time.monotonic() + 60  # a bound for a busy machine, not a figure the test checks
+    while time.monotonic() < deadline:
+        reads = [api.get(f"{BATCHES}/{batch_id}") for batch_id in ids]
+        ends = [read.json() for read in reads if read.status_code == 200 and _ended(read.json())]
+        if len(ends) == len(ids):
+            return ends
+        time.sleep(0.05)
+    raise AssertionError(f"not every one of {ids} ended")
+
+
+def _after_idle(api: httpx.Client) -> Any:
+    """What a second request on a kept-alive connection gets once the connection was idle a moment."""
+    api.get(BATCHES)
+    time.sleep(0.3)
+    try:
+        return api.get(BATCHES).status_code
+    except httpx.RemoteProtocolError as exc:
+        return str(exc)
+
+
+def _goes_back(reads: list[dict[str, Any]]) -> bool:
+    """Whether a read shows again a view older than the one just before it."""
+    return any(reads[i] != reads[i - 1] and reads[i] in reads[:i - 1] for i in range(2, len(reads)))
+
+
+UNREACHABLE_FIRST = [{"type": "file", "vendor_url": "https://files.example.invalid/gone.pdf"},
+                     {"type": "file", "vendor_url": "https://files.example.com/a.pdf"}]
+
+
 # For each latitude, what a client sees of the choice: it must differ between the default and each other value.
 def throttled_within(api: httpx.Client, requests: int) -> bool:
     """Whether any of a number of reads is answered 429, stopped at the first 429."""
@@ -92,7 +124,8 @@ OBSERVE: dict[str, Callable[[httpx.Client], Any]] = {
         b["batchId"] for b in api.get(BATCHES).json()["batches"]},
     "auth-or-validation-first": lambda api: httpx.get(str(api.base_url) + BATCHES, params={"limit": "0"}).status_code,
     "batch-id-format": lambda api: api.get(f"{BATCHES}/not-an-id").status_code,
-    "batch-id-form": lambda api: post(api, [record()]).json()["batchId"].count("-"),
+    "batch-id-form": lambda api: (lambda batch_id: (len(batch_id), batch_id.count("-"), "_" in batch_id))(
+        post(api, [record()]).json()["batchId"]),
     "created-at-form": lambda api: isinstance(read_new(api, [record()])["createdAt"], float),
     "source-field": lambda api: "source" in read_new(api, [record()]),
     "type-field": lambda api: "type" in read_new(api, [record()]),
@@ -103,14 +136,32 @@ OBSERVE: dict[str, Callable[[httpx.Client], Any]] = {
     "same-key-other-body": lambda api: _same_key_twice(api),
     "body-limit": lambda api: api.post(INGEST, content=b" " * 5_100_000 + b"[]",
                                        headers={"content-type": "application/json"}).status_code,
-    "bad-request-body": lambda api: "errors" in post(api, []).json(),
+    "bad-request-body": lambda api: sorted(post(api, []).json()),
     "json-charset": lambda api: api.get(BATCHES).headers["content-type"],
     "rate-limit": lambda api: throttled_within(api, 41),
+    "gateway": lambda api: (lambda answer: (answer.status_code, answer.headers.get("content-type")))(
+        api.get(f"{BATCHES}/a%2Fb")),
+    "other-error-body": lambda api: api.get(f"{BATCHES}/b_00000000000000000000").content == b"",
+    "replica-lag": lambda api: _goes_back(read_when(api, [with_attachment()], _ended)),
+    "downloader": lambda api: any(r.get("attachmentDownloadFailed") == 1 and r.get("attachmentDownloadStatus") ==
+                                  "IN_PROGRESS" for r in read_when(api, [record(attachments=UNREACHABLE_FIRST)],
+                                                                   _ended)),
+    "transient-errors": lambda api: (lambda batch_id: {api.get(f"{BATCHES}/{batch_id}").status_code
+                                                       for _ in range(5)})(post(api, [record()]).json()["batchId"]),
+    "processing-failure": lambda api: sorted({(r["status"], r["totalErrorCount"]) for r in _ends_of(
+        api, [[record(0), invalid(1)]])}),
+    "idle-connection": _after_idle,
+    "rejected-attachments": lambda api: read_new(api, [with_attachment(), broken(with_attachment(), "nature")]).get(
+        "attachmentDownloadTotal"),
+    "other-key-scope": lambda api: httpx.get(str(api.base_url) + BATCHES, headers={"x-api-key": OTHER}).status_code,
+    "count-settling": lambda api: sorted({r["acceptedCount"] for r in _ends_of(
+        api, [[record(0), record(1)] for _ in range(2)])}),
 }
 
 
 def observe(name: str, choices: tuple[str, ...]) -> Any:
-    with SimulatorServer(make_settings(write_key=WRITE, choices=choices, lifecycle_seconds=LIFECYCLE)) as server, \
+    with SimulatorServer(make_settings(write_key=WRITE, other_key=OTHER, choices=choices,
+                                       lifecycle_seconds=LIFECYCLE)) as server, \
             httpx.Client(base_url=server.base_url, headers={"x-api-key": WRITE}, timeout=10) as api:
         return OBSERVE[name](api)
 

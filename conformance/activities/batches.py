@@ -45,11 +45,21 @@ class Seeded:
     batch_id: str
     sent: SentBatch
     reads: list[dict[str, Any]] = field(default_factory=list)
+    # When each of the reads came back (ms since the epoch).
+    read_at: list[float] = field(default_factory=list)
     ended: SeriesEnd | None = None
     last_status: str = "not read yet"
     # The run reads the batch one read at a time, whoever reads it (the campaign, a property test), so that
     # its reads are one series in time: each read's earlier reads all came back before it was sent.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+
+# The rules that judge what becomes of the records the run knows are valid, and why they cannot otherwise.
+NEED_VALID_RECORDS = ("EM-SENT-005", "EM-SENT-006", "EM-SENT-008", "EM-SENT-010", "EM-SENT-012", "EM-SERIES-006",
+                      "EM-HTTP-008")
+UNKNOWN_VALIDITY = ("the run cannot tell which of its records the target takes as valid: set --product-id and "
+                    "--project-id (EVERMUSE_PRODUCT_ID, EVERMUSE_PROJECT_ID) to a product and project of the "
+                    "target's workspace")
 
 
 def status_path(batch_id: str) -> str:
@@ -106,6 +116,8 @@ class Batches:
     # --- seeding ------------------------------------------------------------------------------
     def seed_all(self, count: int | None = None) -> None:
         """Seed the first `count` scenarios (all of them for None)."""
+        if not self.settings.ids_known:
+            self.recorder.skip(NEED_VALID_RECORDS, UNKNOWN_VALIDITY)
         # A refused batch is a finding (EM-INGEST-006, EM-HTTP-008), not a reason to stop: the probes still run.
         scenarios = build_scenarios(self.identity, self.settings.attachment_url)[:count]
         self.to_seed = len(scenarios)
@@ -147,7 +159,8 @@ class Batches:
 
         def judged(answer: Exchange) -> Context:
             end = ended(answer) if callable(ended) else ended
-            return self.context(sent=seeded.sent, earlier=tuple(seeded.reads), ended=end, valid_for=STATUS_USE)
+            return self.context(sent=seeded.sent, earlier=tuple(seeded.reads), earlier_at=tuple(seeded.read_at),
+                                ended=end, valid_for=STATUS_USE)
 
         with seeded.lock:
             answer = self.sender.send(f"read {seeded.scenario.name} #{len(seeded.reads) + 1}", "GET",
@@ -155,6 +168,7 @@ class Batches:
             body = answer.response.json
             if answer.response.status == 200 and isinstance(body, dict):
                 seeded.reads.append(body)
+                seeded.read_at.append(answer.response.received_at_ms)
                 seeded.last_status = str(body.get("status"))
         return answer
 

@@ -37,7 +37,8 @@ class Campaign:
         self.identity = Identity(run_id=secrets.token_hex(4), product_id=settings.product_id,
                                  project_id=settings.project_id)
         self._cancelled = threading.Event()
-        self.sender = Sender(client, recorder, lambda: self.batches.own_batch_ids)
+        self.sender = Sender(client, recorder, lambda: self.batches.own_batch_ids, write_lag=settings.write_lag,
+                             replica_lag=settings.replica_lag)
         self.batches = Batches(settings, self.sender, recorder, self.identity, clock=clock, cancelled=self._cancelled)
         self.probing = Probing(settings, self.sender, recorder, self.batches, self.identity, plan.probes())
         self.list_walk = ListWalk(self.sender, self.batches)

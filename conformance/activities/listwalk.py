@@ -15,8 +15,6 @@ from conformance.model.exchange import Exchange, Replay, SeriesEnd
 RULES = frozenset({"EM-LIST-001", "EM-LIST-002", "EM-LIST-003", "EM-LIST-004", "EM-LIST-005", "EM-LIST-008",
                    "EM-INGEST-010"})
 LIST_PAGE = 2
-# The list may lag its writes this long (EM-LIST-004): a walk that misses a batch sooner is made again.
-LIST_GRACE_S = 3.0
 PAGE_CAP = 12
 # How far a batch made by a replay may stand from where the clocks put it: createdAt is taken once, somewhere
 # between the request and its answer, and may be rounded to the second.
@@ -35,7 +33,7 @@ class ListWalk:
     def run(self) -> None:
         """Page through the list until it has passed the run's batches, then see whether it changed meanwhile.
 
-        The list may lag its writes by LIST_GRACE_S (EM-LIST-004). A walk that already shows every batch is
+        The list may lag its writes by --write-lag (EM-LIST-004). A walk that already shows every batch is
         judged at once; one that misses some before the grace is over is kept only as plain pages, and the
         walk is made again once the grace has passed, so only a walk the rule speaks of judges it.
         """
@@ -65,7 +63,7 @@ class ListWalk:
         written += [ex.response.received_at_ms for ex in self._replays_answered()]
         if not written:
             return 0.0
-        return max(0.0, LIST_GRACE_S - (time.time() - max(written) / 1000))
+        return max(0.0, self.sender.write_lag - (time.time() - max(written) / 1000))
 
     def _replays_answered(self) -> list[Exchange]:
         """Every replay the target answered with the batch it replays."""
@@ -130,7 +128,7 @@ class ListWalk:
         that to land, there is nothing to wait for."""
         past_landing = [received for received, _, status in self._status_reads() if status not in ("LANDING", "")]
         if past_landing:
-            time.sleep(max(0.0, LIST_GRACE_S - (time.time() - min(past_landing) / 1000)))
+            time.sleep(max(0.0, self.sender.write_lag - (time.time() - min(past_landing) / 1000)))
 
     def _status_reads(self) -> list[tuple[float, str, str]]:
         """Every status read of the run's batches that showed one: when it came, the batch, its status."""
@@ -144,10 +142,9 @@ class ListWalk:
                 found.append((exchange.response.received_at_ms, str(body["batchId"]), body["status"]))
         return sorted(found)
 
-    @staticmethod
-    def _shown_before(reads: list[tuple[float, str, str]], page: Exchange) -> dict[str, str]:
+    def _shown_before(self, reads: list[tuple[float, str, str]], page: Exchange) -> dict[str, str]:
         """The status each batch was last read with, at least the list's grace before the page was asked for."""
-        cutoff = page.request.sent_at_ms - LIST_GRACE_S * 1000
+        cutoff = page.request.sent_at_ms - self.sender.write_lag * 1000
         return {batch_id: status for received, batch_id, status in reads if received <= cutoff}
 
     @staticmethod

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -123,39 +122,39 @@ def _read_key_writes(facts: Facts) -> list[Step]:
 
 
 def _other_workspace(facts: Facts) -> list[Step]:
+    # A read of an id no batch has tells a key that may not read at all (403 to every read) from one that hides
+    # nothing but our batch: a 403 to the first reveals nothing (EM-AUTH-005).
+    unknown = id_like(facts.own_batch_ids[0], facts.seen_batch_ids | frozenset(facts.own_batch_ids))
     return [Step("GET our batch with another workspace's key", "GET", f"{BATCHES}/{facts.own_batch_ids[0]}",
+                 KeyRole.OTHER),
+            Step("GET a batch id no batch has with another workspace's key", "GET", f"{BATCHES}/{unknown}",
                  KeyRole.OTHER),
             Step("GET the list with another workspace's key", "GET", BATCHES, KeyRole.OTHER, {"limit": "100"})]
 
 
 # Smallest first: an id keeps its shape when its tail stays within the alphabet it was written in.
-ID_ALPHABETS = (string.digits, "0123456789abcdef", "0123456789ABCDEF", string.ascii_lowercase,
-                string.ascii_uppercase, string.digits + string.ascii_lowercase, string.digits + string.ascii_uppercase)
 ID_TAIL = 4
-
-
-def _tail_in(batch_id: str, alphabet: str) -> int:
-    length = len(batch_id) - len(batch_id.rstrip(alphabet))
-    return min(length, ID_TAIL)
 
 
 def id_like(batch_id: str, taken: frozenset[str]) -> str:
     """An id of the shape the API gives that names no batch the run has seen or is likely to create.
 
-    The last characters, in the smallest alphabet they share, are each moved half that alphabet on: a server
-    that numbers batches in sequence is then thousands of batches away, while the run's own property tests
-    keep creating batches next to the ones it knows.
+    The last characters are each moved half an alphabet on, in the alphabet the API's own ids show at those
+    places (every id given or seen: `taken` and batch_id), so that an id of any alphabet (hexadecimal, a ULID's
+    Crockford base 32, base 58, a nanoid's letters, digits, _ and -) keeps its length and characters. A server
+    that numbers batches in sequence is then far away, while the run keeps creating batches next to the ones
+    it knows.
     """
-    alphabet = max(ID_ALPHABETS, key=lambda a: _tail_in(batch_id, a))  # max keeps the first of equals
-    size = _tail_in(batch_id, alphabet)
-    if not size:
-        return batch_id + "0"
-    head, tail = batch_id[:-size], batch_id[-size:]
+    tails = {batch_id[-ID_TAIL:], *(other[-ID_TAIL:] for other in taken if len(other) == len(batch_id))}
+    alphabet = "".join(sorted(set("".join(tails))))
+    if len(alphabet) < 2:
+        return batch_id + (alphabet or "0")
+    head, tail = batch_id[:-ID_TAIL], batch_id[-ID_TAIL:]
     for shift in range(len(alphabet) // 2, len(alphabet) // 2 + len(alphabet) - 1):
         candidate = head + "".join(alphabet[(alphabet.index(c) + shift) % len(alphabet)] for c in tail)
-        if candidate not in taken:
+        if candidate not in taken and candidate != batch_id:
             return candidate
-    return batch_id + alphabet[0]
+    return batch_id[:-1] + next(c for c in alphabet if c != batch_id[-1])
 
 
 def _unknown_id(facts: Facts) -> list[Step]:

@@ -13,13 +13,16 @@ from conformance.model.exchange import Context, Exchange
 
 
 class Sender:
-    def __init__(self, client: ApiClient, recorder: Recorder, own_batch_ids: Callable[[], list[str]]):
+    def __init__(self, client: ApiClient, recorder: Recorder, own_batch_ids: Callable[[], list[str]], *,
+                 write_lag: float = 3.0, replica_lag: float = 1.0):
         self.client = client
+        self.write_lag, self.replica_lag = write_lag, replica_lag
         self.recorder = recorder
         self._own_batch_ids = own_batch_ids
 
     def context(self, **kwargs: Any) -> Context:
-        return Context(keys=self.client.keys, own_batch_ids=frozenset(self._own_batch_ids()), **kwargs)
+        return Context(keys=self.client.keys, own_batch_ids=frozenset(self._own_batch_ids()),
+                       write_lag_ms=self.write_lag * 1000, replica_lag_ms=self.replica_lag * 1000, **kwargs)
 
     def record(self, activity: str, attempts: tuple[Exchange, ...], context: Context) -> Exchange:
         for attempt in attempts:

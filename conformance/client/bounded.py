@@ -8,6 +8,7 @@ so the key goes to no other host.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import zlib
@@ -23,10 +24,28 @@ from conformance.model.exchange import Exchange, KeyRole, Keys, Request, Respons
 
 # The most of an answer the suite reads, decoded; the API's own 5 MB limit on requests is another number.
 READ_CAP_BYTES = 1024 * 1024
+# The most one batch of a list page can take as the docs bound it, in ASCII: 20 errors of a 2,048-character
+# message and a 64-character code, with their JSON, and the batch's other fields (a 128-character id, ...).
+DOCUMENTED_BATCH_BYTES = 20 * (2048 + 64 + 64) + 1024
+LIST_PATH, LIST_LIMITS, LIST_DEFAULT_LIMIT = "/api/v1/ingest/batches", range(1, 101), 20
+
+
+def read_cap(url: str) -> int:
+    """How much of the answer to this request the suite reads: READ_CAP_BYTES, or for a list page the most the
+    documented page of its limit can hold, which may be more (100 batches of 20 errors are some 4.5 MB)."""
+    parts = httpx.URL(url)
+    if parts.path.rstrip("/") != LIST_PATH:
+        return READ_CAP_BYTES
+    limit = parts.params.get("limit", str(LIST_DEFAULT_LIMIT))
+    batches = int(limit) if limit.isdigit() and int(limit) in LIST_LIMITS else LIST_DEFAULT_LIMIT
+    return max(READ_CAP_BYTES, batches * DOCUMENTED_BATCH_BYTES)
 # A key of the right shape that names no key, for the probes of unknown keys.
 UNKNOWN_KEY = "em_sk_conformance_names_no_key"
 UNREACHABLE = "could not connect"
 MAX_429_RETRIES = 3
+# Connections a request may find closed unanswered, one after another, before it counts as unanswered: the
+# pooled connections the run keeps open at most.
+MAX_REOPENS = 4
 # A 429 asking for a longer wait than this is not waited out: the request counts as answered 429.
 MAX_RETRY_WAIT = 30.0
 SILENT_AFTER = 3
@@ -180,10 +199,11 @@ def _transport(deadline: _RequestDeadline, transport: httpx.BaseTransport | None
 
 # --- a capped read, inflating no further than the cap -------------------------------------------------------
 class _CappedBody:
-    """The first READ_CAP_BYTES of a body as decoded, whatever the wire carried: gzip and deflate are inflated
+    """The first `cap` bytes of a body as decoded, whatever the wire carried: gzip and deflate are inflated
     a bounded piece at a time, since a few kilobytes of gzip may inflate to gigabytes."""
 
-    def __init__(self, content_encoding: str | None):
+    def __init__(self, content_encoding: str | None, cap: int = READ_CAP_BYTES):
+        self.cap = cap
         encoding = (content_encoding or "").strip().lower()
         self._inflate = (zlib.decompressobj(16 + zlib.MAX_WBITS) if encoding in ("gzip", "x-gzip")
                          else zlib.decompressobj() if encoding == "deflate" else None)
@@ -197,7 +217,7 @@ class _CappedBody:
             return self._keep(raw)
         data = raw
         while data:
-            room = READ_CAP_BYTES + 1 - self.size
+            room = self.cap + 1 - self.size
             try:
                 piece = self._inflate.decompress(data, room)
             except zlib.error:
@@ -208,10 +228,10 @@ class _CappedBody:
         return True
 
     def _keep(self, piece: bytes) -> bool:
-        room = READ_CAP_BYTES + 1 - self.size
+        room = self.cap + 1 - self.size
         self.parts.append(piece[:room])
         self.size += min(len(piece), room)
-        if self.size > READ_CAP_BYTES:
+        if self.size > self.cap:
             self.truncated = True
             return False
         return True
@@ -276,12 +296,13 @@ class ApiClient:
         retried_silence = False
         while True:
             try:
-                response = self.send_once(request)
+                responses = self.send_reopening(request)
             except RunLimitReached:
                 if attempts:
                     return Attempts(tuple(attempts))
                 raise
-            attempts.append(Exchange(request, response))
+            attempts += [Exchange(request, answer) for answer in responses]
+            response = responses[-1]
             if response.transport_error is not None:
                 self._silent_in_a_row += 1
                 if self._silent_in_a_row >= SILENT_AFTER:
@@ -306,6 +327,21 @@ class ApiClient:
                                       f"(the last asked to wait {wait:g} s)", tuple(attempts))
             return Attempts(tuple(attempts))
 
+    def send_reopening(self, request: Request) -> list[Response]:
+        """One request, sent again while the server closes or resets the connection before a byte of answer (a
+        kept-alive connection it closed as the request came, RFC 9112 9.3.1). Each such
+        connection leaves the pool, so a few more tries reach a fresh one. The attempts closed unanswered are
+        marked answered_on_retry when a later one was answered."""
+        answers = [self.send_once(request)]
+        while answers[-1].closed_unanswered and len(answers) <= MAX_REOPENS:
+            try:
+                answers.append(self.send_once(request))
+            except RunLimitReached:
+                break
+        if answers[-1].transport_error is None:
+            answers = [dataclasses.replace(a, answered_on_retry=True) for a in answers[:-1]] + answers[-1:]
+        return answers
+
     def send_once(self, request: Request) -> Response:
         """One request on the wire, counted against the budget, bounded in time and in bytes read."""
         remaining = self.clock.remaining()
@@ -315,10 +351,12 @@ class ApiClient:
             raise BudgetSpent(f"the request budget of {self.budget.limit} is spent")
         allowed = min(self.timeout, remaining)
         self._deadline.at = time.monotonic() + allowed
+        answered = False  # whether a byte of the answer came: the status line
         try:
             with self._http.stream(request.method, request.url, headers=dict(request.headers),
                                    content=request.body) as answer:
-                read = _CappedBody(answer.headers.get("content-encoding"))
+                answered = True
+                read = _CappedBody(answer.headers.get("content-encoding"), read_cap(request.url))
                 for raw in answer.iter_raw():
                     if not read.feed(raw):
                         break
@@ -331,6 +369,10 @@ class ApiClient:
                 # have answered is unknown, and no rule may judge its silence.
                 raise OutOfTime(f"the run's time of {self.clock.max_duration:g} s is up") from None
             return Response(0, transport_error=f"no complete answer within {allowed:g} s ({type(exc).__name__})")
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            # Closed or reset before the status line: the server dropped the connection as the request came (as
+            # it may an idle kept-alive one), a reset rather than a close while a long body was still on its way.
+            return Response(0, transport_error=f"{_plain(exc)} ({type(exc).__name__})", closed_unanswered=not answered)
         except httpx.HTTPError as exc:
             return Response(0, transport_error=f"{_plain(exc)} ({type(exc).__name__})")
         finally:

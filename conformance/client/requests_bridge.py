@@ -61,7 +61,8 @@ class BoundedSession(requests.Session):
         sent = Request(str(request.method), str(request.url), headers, body)
         started = dt.datetime.now()
         with self.one_at_a_time(sent):
-            exchange = self.record(Exchange(sent, self.client.send_once(sent)))
+            for answer in self.client.send_reopening(sent):
+                exchange = self.record(Exchange(sent, answer))
         answer = exchange.response
         if answer.transport_error is not None:
             error = requests.exceptions.Timeout if "no complete answer" in answer.transport_error \

@@ -125,6 +125,10 @@ class Response:
     transport_error: str | None = None
     # The body went on past what the suite reads; body holds its start.
     truncated: bool = False
+    # The server closed or reset the connection before a byte of answer, which RFC 9112 (9.3.1) lets it do to an
+    # idle connection; and whether the same request, sent again on a fresh connection, was then answered.
+    closed_unanswered: bool = False
+    answered_on_retry: bool = False
 
     def header(self, name: str) -> str | None:
         return _lookup(self.headers, name)
@@ -217,16 +221,16 @@ class SentBatch:
         return None
 
     def attachment_urls(self) -> list[str] | None:
+        """The attachments of the accepted records; none when no record sent carried one, whichever were valid."""
         accepted = self.accepted_records
         if accepted is None:
-            return None
-        return [
-            str(attachment.get("vendor_url", ""))
-            for record in accepted
-            if isinstance(record, dict)
-            for attachment in record.get("_attachments", []) or []
-            if isinstance(attachment, dict)
-        ]
+            return None if any(_attachments(record) for record in self.records) else []
+        return [str(attachment.get("vendor_url", "")) for record in accepted for attachment in _attachments(record)]
+
+
+def _attachments(record: Any) -> list[Mapping[str, Any]]:
+    items = record.get("_attachments") if isinstance(record, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,12 @@ class Context:
     sent: SentBatch | None = None
     # Earlier answers in the same series: reads of the same batch, or pages of the same list walk.
     earlier: tuple[Any, ...] = ()
+    # When each earlier read of a batch came back (ms since the epoch), beside `earlier`.
+    earlier_at: tuple[float, ...] = ()
+    # How long a new batch may be missing from reads and the list (--write-lag), and how far a read may go back
+    # behind an earlier read (--replica-lag), before either is a break.
+    write_lag_ms: float = 3000.0
+    replica_lag_ms: float = 1000.0
     # Set on the last read of a series.
     ended: SeriesEnd | None = None
     own_batch_ids: frozenset[str] = frozenset()

@@ -64,7 +64,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evermuse", "Evermuse conformance suite (each: option > environment > ini > default)")
     helps = {
         "base_url": "target base URL; without one the embedded reference simulator is started",
-        "lifecycle_timeout": "seconds to wait for a batch to end (default 10)",
+        "lifecycle_timeout": "seconds to wait for a batch to end (default 10 for the embedded simulator, 600 with "
+                             "--base-url)",
+        "write_lag": "seconds a new batch may be missing from reads and from the list (default 3)",
+        "replica_lag": "seconds a read may go back behind an earlier read before it is a break (default 1 for the "
+                       "embedded simulator, 3 with --base-url)",
         "max_requests": "most requests the whole run may send (default 400)",
         "request_timeout": "seconds each request may take in all: connect, headers and body (default 10)",
         "max_duration": "seconds the whole run may take; it then ends with what it has (default 1800)",

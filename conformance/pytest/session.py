@@ -231,7 +231,8 @@ class EvermuseRun:
 
     def context(self) -> Context:
         own = frozenset(self.campaign.own_batch_ids) if self.campaign else frozenset()
-        return Context(keys=self.settings.keys, own_batch_ids=own)
+        return Context(keys=self.settings.keys, own_batch_ids=own, write_lag_ms=self.settings.write_lag * 1000,
+                       replica_lag_ms=self.settings.replica_lag * 1000)
 
     def series_lock(self, request: Request) -> AbstractContextManager[Any]:
         """What a property test's request holds while it is sent and recorded: the lock of the series of reads
@@ -250,10 +251,11 @@ class EvermuseRun:
         if self.sending_contract_valid:
             context = dataclasses.replace(context, intent=Intent.CONTRACT_VALID)
         if seeded is not None:
-            context = dataclasses.replace(context, earlier=tuple(seeded.reads))
+            context = dataclasses.replace(context, earlier=tuple(seeded.reads), earlier_at=tuple(seeded.read_at))
             body = exchange.response.json
             if exchange.response.status == 200 and isinstance(body, dict):
                 seeded.reads.append(body)
+                seeded.read_at.append(exchange.response.received_at_ms)
         judged_as = dataclasses.replace(exchange, context=context)
         with self._lock:
             self.property_sent[self.property_label] = self.property_sent.get(self.property_label, 0) + 1

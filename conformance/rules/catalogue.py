@@ -16,6 +16,10 @@ from conformance.model.yamlfile import load_safe
 
 RULE_ID = re.compile(r"^EM-[A-Z]+-\d{3}$")
 LEVELS = ("MUST", "SHOULD")
+# The reference texts (keys of the catalogue's `texts`) a MUST can rest on: the endpoint's page and the published
+# document. docs-facts.md ("facts") summarises the other pages: a sentence of it can support a rule, never make it
+# a MUST on its own.
+PRIMARY_TEXTS = ("page", "published")
 
 
 class CatalogueError(Exception):
@@ -30,10 +34,17 @@ class Basis:
     url: str
     text: str | None
     quote: str
+    # The key of the catalogue's `texts` the quote is from (None for a text outside the reference docs).
+    source: str | None = None
 
     @property
     def from_docs(self) -> bool:
         return self.text is not None
+
+    @property
+    def primary(self) -> bool:
+        """Quoted from the endpoint's page or the published document, not from a summary of the docs."""
+        return self.from_docs and self.source in PRIMARY_TEXTS
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,24 @@ def _basis(entry: Any, rule_id: str, pages: Mapping[str, str], texts: Mapping[st
         raise CatalogueError(f"{path}: {rule_id} cites page {page!r}, which the catalogue's pages lack")
     if text is not None and text not in texts:
         raise CatalogueError(f"{path}: {rule_id} quotes from {text!r}, which the catalogue's texts lack")
-    return Basis(page, pages[page], texts[text] if text else None, " ".join(str(entry["quote"]).split()))
+    return Basis(page, pages[page], texts[text] if text else None, " ".join(str(entry["quote"]).split()), text)
+
+
+def must_problem(rule: Rule) -> str | None:
+    """Why a rule cannot be a MUST on the basis it has, or None: a MUST rests on a sentence of the endpoint's page or
+    of the published document that states it, not on a summary of the docs alone nor on a text outside them."""
+    if not rule.is_must or any(basis.primary for basis in rule.basis):
+        return None
+    summaries = sorted({basis.text for basis in rule.basis if basis.from_docs})
+    if summaries:
+        return (f"{rule.id} is a MUST resting on {', '.join(summaries)} alone, a summary of the docs; quote the "
+                f"sentence of the endpoint's page or of the published document that states it, or make it a SHOULD")
+    return f"{rule.id} is a MUST without a sentence of the docs in its basis; quote one, or make it a SHOULD"
+
+
+def problems(catalogue: Catalogue) -> list[str]:
+    """Every rule of the catalogue that cannot be a MUST as its basis stands, one sentence each."""
+    return [problem for rule in catalogue if (problem := must_problem(rule)) is not None]
 
 
 def parse_catalogue(text: str, path: Path) -> Catalogue:
@@ -125,20 +153,19 @@ def parse_catalogue(text: str, path: Path) -> Catalogue:
         if missing:
             raise CatalogueError(f"{path}: {rule_id} lacks {', '.join(missing)}")
         basis = tuple(_basis(item, rule_id, pages, texts, path) for item in entry["basis"])
-        if entry["level"] == "MUST" and not any(b.from_docs for b in basis):
-            raise CatalogueError(f"{path}: {rule_id} is a MUST without a sentence of the docs in its basis; "
-                                 f"quote one, or make it a SHOULD")
-        rules.append(
-            Rule(
-                id=rule_id,
-                level=entry["level"],
-                sentence=" ".join(str(entry["sentence"]).split()),
-                judges=" ".join(str(entry["judges"]).split()),
-                spec=entry["spec"],
-                basis=basis,
-                note=" ".join(str(entry.get("note", "")).split()),
-            )
+        rule = Rule(
+            id=rule_id,
+            level=entry["level"],
+            sentence=" ".join(str(entry["sentence"]).split()),
+            judges=" ".join(str(entry["judges"]).split()),
+            spec=entry["spec"],
+            basis=basis,
+            note=" ".join(str(entry.get("note", "")).split()),
         )
+        problem = must_problem(rule)
+        if problem is not None:
+            raise CatalogueError(f"{path}: {problem}")
+        rules.append(rule)
     return Catalogue(rules, path)
 
 

@@ -42,7 +42,10 @@ def _documents(ex: Exchange, subject: str) -> Iterator[tuple[str, Mapping[str, A
 def _judgements(ex: Exchange) -> Iterator[tuple[str, list[Finding]]]:
     if ex.response.transport_error is not None:
         # Without an answer only EM-HTTP-007 has anything to judge.
-        yield from ((r.rule_id, r.func(ex)) for r in registered_checks() if r.rule_id == "EM-HTTP-007")
+        for registered in registered_checks():
+            outcome = registered.func(ex) if registered.rule_id == "EM-HTTP-007" else None
+            if outcome is not None:
+                yield registered.rule_id, outcome
         return
     applied, schema_findings = schema_judgements(ex)
     for rule_id in applied:

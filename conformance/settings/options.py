@@ -18,6 +18,14 @@ from conformance.model.exchange import Keys
 
 DEFAULT_MAX_REQUESTS = 400
 DEFAULT_LIFECYCLE_TIMEOUT = 10.0
+# A deployment runs a queue and downloads attachments from the internet: staging takes about ten minutes.
+DEFAULT_DEPLOYED_LIFECYCLE_TIMEOUT = 600.0
+# How long a new batch may be missing from reads and from the list (replicas, a search index behind the list):
+# a few seconds is what read replicas and search indexes commonly run behind.
+DEFAULT_WRITE_LAG = 3.0
+# How far a read may go back behind an earlier read (two reads served by replicas at different points):
+# short for the simulator, whose batches live a second; longer for a deployment.
+DEFAULT_REPLICA_LAG, DEFAULT_DEPLOYED_REPLICA_LAG = 1.0, 3.0
 DEFAULT_REQUEST_TIMEOUT = 10.0
 # Sized for staging: a lifecycle of about four minutes, waited out, and everything else besides.
 DEFAULT_MAX_DURATION = 1800.0
@@ -70,6 +78,10 @@ SETTINGS = (
     Setting("base_url", "--base-url", "EVERMUSE_BASE_URL", "evermuse_base_url", None, _url),
     Setting("lifecycle_timeout", "--lifecycle-timeout", "EVERMUSE_LIFECYCLE_TIMEOUT", "evermuse_lifecycle_timeout",
             DEFAULT_LIFECYCLE_TIMEOUT, _number(float, 0.1)),
+    Setting("write_lag", "--write-lag", "EVERMUSE_WRITE_LAG", "evermuse_write_lag", DEFAULT_WRITE_LAG,
+            _number(float, 0)),
+    Setting("replica_lag", "--replica-lag", "EVERMUSE_REPLICA_LAG", "evermuse_replica_lag", DEFAULT_REPLICA_LAG,
+            _number(float, 0)),
     Setting("max_requests", "--max-requests", "EVERMUSE_MAX_REQUESTS", "evermuse_max_requests",
             DEFAULT_MAX_REQUESTS, _number(int, 1)),
     Setting("request_timeout", "--request-timeout", "EVERMUSE_REQUEST_TIMEOUT", "evermuse_request_timeout",
@@ -97,6 +109,8 @@ class RunSettings:
     base_url: str | None
     keys: Keys
     lifecycle_timeout: float
+    write_lag: float
+    replica_lag: float
     max_requests: int
     request_timeout: float
     max_duration: float
@@ -131,7 +145,8 @@ class RunSettings:
         """Every resolved setting with where it came from, for the report header; keys only as present/absent."""
         rows = [("target", f"{self.base_url} ({self.sources['base_url']})" if self.base_url
                  else "embedded reference simulator (no --base-url, EVERMUSE_BASE_URL or evermuse_base_url)")]
-        for name in ("lifecycle_timeout", "max_requests", "request_timeout", "max_duration", "attachment_url", "seed",
+        for name in ("lifecycle_timeout", "write_lag", "replica_lag", "max_requests", "request_timeout", "max_duration",
+                     "attachment_url", "seed",
                      "product_id", "project_id", "expectations", "drift_report", "published_spec", "drift_baseline",
                      "drift_history", "drift_history_runs"):
             value = getattr(self, name)
@@ -174,6 +189,11 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], environ: Ma
         else:
             values[setting.name] = setting.default
             sources[setting.name] = "default"
+    if values["base_url"] is not None and sources["lifecycle_timeout"] == "default":
+        values["lifecycle_timeout"] = DEFAULT_DEPLOYED_LIFECYCLE_TIMEOUT
+        sources["lifecycle_timeout"] = "default for a deployed target"
+    if values["base_url"] is not None and sources["replica_lag"] == "default":
+        values["replica_lag"], sources["replica_lag"] = DEFAULT_DEPLOYED_REPLICA_LAG, "default for a deployed target"
     if values["seed"] is None:
         values["seed"] = random.SystemRandom().randrange(2**32)
         sources["seed"] = "random"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -38,6 +40,9 @@ MAIN, OTHER = "main", "other"
 # Seconds a new batch answers 404: far past the suite's grace of 3 s, even on a busy machine (fault), or
 # well within it (a choice the docs leave open).
 NOT_FOUND_FOR_FAULT, NOT_FOUND_FOR_CHOICE = 30.0, 1.0
+# A lagging replica: every STALE_EVERY-th read of a batch is served as it stood up to STALE_FOR seconds earlier,
+# within the suite's default --replica-lag of 1 s. Every TRANSIENT_EVERY-th status read fails with a 500.
+STALE_EVERY, STALE_FOR, TRANSIENT_EVERY = 3, 0.5, 5
 # Faults that misjudge a documented bound: a body limit below 5 MB, an Idempotency-Key cut below 256, and
 # caps on a record's fields below the documented ones, each rejecting the record that goes over it.
 SMALL_BODY_LIMIT, SHORT_IDEMPOTENCY_KEY = 4_000_000, 128
@@ -60,6 +65,15 @@ CAPS_BELOW_THE_BOUNDS: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 NO_VALID_RECORD_REFUSALS = {"400-with-errors": 400, "422-with-errors": 422}
 RATE_LIMITS = {"none": None, "40-then-wait": 40}
+# What a gateway in front answers, in its own shape, for what it refuses before the API sees it.
+GATEWAY_REFUSALS = {
+    "html-400": (400, "text/html", b"<html><head><title>400 Bad Request</title></head><body><center>"
+                                   b"<h1>400 Bad Request</h1></center><hr><center>nginx</center></body></html>\n"),
+    "json-400-own-shape": (400, JSON, b'{"message":"Invalid request"}'),
+    "text-404": (404, "text/plain", b"404 page not found\n"),
+}
+# Path bytes a gateway refuses in a path segment: an encoded slash or backslash, a quote, anything not ASCII.
+GATEWAY_REFUSED_IN_PATH = re.compile(rb'%2f|%5c|%22|"|%[89a-f][0-9a-f]', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,8 @@ class Settings:
         return {
             self.write_key: Grant(MAIN, frozenset({"api:read", "api:write"})),
             self.read_key: Grant(MAIN, frozenset({"api:read"})),
-            self.other_key: Grant(OTHER, frozenset({"api:read", "api:write"})),
+            self.other_key: Grant(OTHER, frozenset({"api:write"} if self.choices.picks("other-key-scope", "write-only")
+                                                   else {"api:read", "api:write"})),
         }
 
 
@@ -151,7 +166,30 @@ class Simulator:
         if scope["type"] == "http":
             self.requests.append((scope["method"], scope.get("raw_path", b"").decode("latin-1")))
             self.received_at.append(time.time())
+            refusal = self._gateway_refusal(scope)
+            if refusal is not None:
+                status, media_type, body = refusal
+                await Response(body, status_code=status, media_type=media_type)(scope, receive, send)
+                return
         await self.routes(scope, receive, send)
+
+    def _gateway_refusal(self, scope: Any) -> tuple[int, str, bytes] | None:
+        """What a gateway in front answers before the API sees the request: a batch id it will not pass on, or a
+        limit its request validator refuses."""
+        chosen = next((value for value in GATEWAY_REFUSALS if self.choices.picks("gateway", value)), None)
+        if chosen is None:
+            return None
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.partition(b"?")[0]
+        prefix = b"/api/v1/ingest/batches/"
+        if path.startswith(prefix) and GATEWAY_REFUSED_IN_PATH.search(path[len(prefix):]):
+            return GATEWAY_REFUSALS[chosen]
+        if path.rstrip(b"/") == b"/api/v1/ingest/batches":
+            limits = [value for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                                         keep_blank_values=True) if name == "limit"]
+            if limits and not (limits[-1].isdigit() and 1 <= int(limits[-1]) <= 100):
+                return GATEWAY_REFUSALS[chosen]
+        return None
 
     # --- answers ---------------------------------------------------------------------------
     def _answer(self, request: Request, status: int, body: Any, *, headers: dict[str, str] | None = None,
@@ -166,6 +204,9 @@ class Simulator:
         return Response(content, status_code=status, headers=headers, media_type=media_type)
 
     def _refusal(self, request: Request, refused: Refused) -> Response:
+        if refused.status not in (400, 429) and self.choices.picks("other-error-body", "empty"):
+            # As the published document gives these answers: a status, and no body.
+            return Response(b"", status_code=refused.status, headers=refused.headers)
         body: dict[str, Any] = {"error": refused.code, "message": refused.message}
         problem = (refused.status == 404 and "error-body-problem-json" in self.faults) or (
             refused.status == 400 and "bad-request-problem-json" in self.faults)
@@ -176,6 +217,8 @@ class Simulator:
             body["errors"] = refused.errors or []
         if refused.retry_after is not None and not refused.omit_retry_after:
             body["retryAfter"] = refused.retry_after
+        if refused.status == 400 and self.choices.picks("bad-request-body", "with-negative-retry-after"):
+            body["retryAfter"] = -1
         return self._answer(request, refused.status, body, headers=refused.headers)
 
     async def _http_exception(self, request: Request, exc: Exception) -> Response:
@@ -410,6 +453,13 @@ class Simulator:
                 raise Refused(status, "invalid_batch_id", "This is not a batch id.")
         return batch_id
 
+    def _replica_view(self, batch: Any) -> dict[str, Any] | None:
+        """The oldest view served within STALE_FOR, on a read a lagging replica serves; None for a fresh read."""
+        if not self.choices.picks("replica-lag", "stale-reads") or batch.reads % STALE_EVERY:
+            return None
+        since = time.monotonic() - STALE_FOR
+        return next((view for served_at, view in batch.served if served_at >= since), None)
+
     async def batch_status(self, request: Request) -> Response:
         try:
             grant, batch_id = self._guarded(request, "api:read", lambda: self._batch_id(request))
@@ -418,17 +468,22 @@ class Simulator:
                 if "unknown-id-400" in self.faults and batch_id not in self.store.batches:
                     raise Refused(400, "invalid_batch_id", "This is not a batch id.")
                 raise Refused(404, "not_found", "No batch with this id in your workspace.")
+            self._status_reads += 1
+            if self.choices.picks("transient-errors", "500-now-and-then") and self._status_reads % TRANSIENT_EVERY == 0:
+                raise Refused(500, "internal_error", "Internal server error. Please retry the request.")
             progress = batch.progress()
             age = batch.age()
             if ("new-batch-not-found" in self.faults and age < NOT_FOUND_FOR_FAULT) or (
                     self.choices.picks("read-after-write", "404-for-1s") and age < NOT_FOUND_FOR_CHOICE):
                 raise Refused(404, "not_found", "No batch with this id in your workspace.")
             batch.reads += 1
-            batch.shown_at(progress)
-            self._status_reads += 1
             if "status-connection-drops" in self.faults and self._status_reads % 8 == 0:
                 return DroppedConnection()
-            view = status_view(batch, self.faults, self.choices, progress=progress, counted_read=True)
+            view = self._replica_view(batch)
+            if view is None:
+                batch.shown_at(progress)
+                view = status_view(batch, self.faults, self.choices, progress=progress, counted_read=True)
+                batch.served.append((time.monotonic(), view))
             if "status-internal-id" in self.faults:
                 view["batchId"] = f"int-{batch.seq}"
             media_type = "text/plain" if "text-plain-content-type" in self.faults else JSON

@@ -8,12 +8,33 @@ import time
 from typing import Any, Self
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from conformance.simulator.app import Settings, Simulator
 from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
 
 LOOPBACK = "127.0.0.1"
+# A kept-alive connection idle this long is closed, unanswered, as the next request on it arrives.
+IDLE_CLOSE_SECONDS = 0.1
+
+
+class ClosingIdleConnections(H11Protocol):
+    """HTTP/1.1 as uvicorn serves it, with a keep-alive timeout that runs out just as the client sends: the
+    request on a connection idle for IDLE_CLOSE_SECONDS finds it closed, with no answer. RFC 9112 (9.3.1) lets a
+    server close an idle connection at any time; the client sends such a request again on a fresh one."""
+
+    answered_at: float | None = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self.answered_at = time.monotonic()
+
+    def data_received(self, data: bytes) -> None:
+        if self.answered_at is not None and time.monotonic() - self.answered_at >= IDLE_CLOSE_SECONDS:
+            self.transport.close()
+            return
+        super().data_received(data)
 
 
 class SimulatorDidNotStart(RuntimeError):
@@ -42,9 +63,9 @@ def make_settings(*, write_key: str | None = None, read_key: str | None = None, 
 class LoopbackServer:
     """Any ASGI app on a loopback port, started and stopped from the calling thread."""
 
-    def __init__(self, app: Any, *, port: int = 0):
+    def __init__(self, app: Any, *, port: int = 0, http: Any = "h11"):
         config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="critical", interface="asgi3",
-                                access_log=False, lifespan="off")
+                                access_log=False, lifespan="off", http=http)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -87,4 +108,5 @@ class SimulatorServer(LoopbackServer):
     def __init__(self, settings: Settings, *, port: int = 0):
         self.settings = settings
         self.simulator = Simulator(settings)
-        super().__init__(self.simulator.app, port=port)
+        closes = settings.choices.picks("idle-connection", "closed-when-idle")
+        super().__init__(self.simulator.app, port=port, http=ClosingIdleConnections if closes else "h11")

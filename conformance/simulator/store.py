@@ -18,8 +18,15 @@ from conformance.simulator.records import Validated
 # Far past the 3 s a new batch has to be listed, however slowly a run on a busy machine walks the list.
 HIDDEN_WHILE_YOUNGER_MS = 60_000
 LISTED_AFTER_MS = 2000
+CROCKFORD, BASE58 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ", "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+NANOID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 ID_SHAPES = {"prefixed-hex": re.compile(r"^b_[0-9a-f]{20}$"),
-             "uuid": re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")}
+             "uuid": re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+             "ulid": re.compile(rf"^[{CROCKFORD}]{{26}}$"),
+             "base58": re.compile(rf"^[{BASE58}]{{22}}$"),
+             "nanoid": re.compile(r"^[A-Za-z0-9_-]{21}$")}
+# The characters of each random form, and how many.
+ID_DRAWS = {"ulid": (CROCKFORD, 26), "base58": (BASE58, 22), "nanoid": (NANOID, 21)}
 
 
 class UnknownCursor(Exception):
@@ -52,10 +59,15 @@ class Store:
             return str(10**12 + self._seq)
         if self.choices.picks("batch-id-form", "uuid"):
             return str(uuid.uuid4())
+        for form, (alphabet, size) in ID_DRAWS.items():
+            if self.choices.picks("batch-id-form", form):
+                # A nanoid may well end in "-": every other one here does.
+                drawn = "".join(secrets.choice(alphabet) for _ in range(size))
+                return drawn[:-1] + "-" if form == "nanoid" and len(self.batches) % 2 else drawn
         return "b_" + secrets.token_hex(10)
 
     def id_shape_is_ours(self, batch_id: str) -> bool:
-        form = "uuid" if self.choices.picks("batch-id-form", "uuid") else "prefixed-hex"
+        form = next(form for form in ID_SHAPES if self.choices.picks("batch-id-form", form))
         return bool(ID_SHAPES[form].match(batch_id))
 
     def earlier_answer(self, workspace: str, idempotency_key: str, media_type: str,
@@ -75,9 +87,22 @@ class Store:
     def create(self, workspace: str, validated: Validated) -> Batch:
         self._seq += 1
         downloads = validated.accepted_records
-        if "download-total-counts-rejected" in self.faults:
+        if self.choices.picks("rejected-attachments", "downloaded"):
             downloads = [*validated.accepted_records, *validated.rejected_records]
+        positions = [i for i in range(validated.size) if i not in validated.rejected]
+        without_attachments = [i for i, record in zip(positions, validated.accepted_records, strict=True)
+                               if not (isinstance(record, dict) and record.get("_attachments"))]
+        # A stack whose processing rejects one more record does so now and then: every second batch it can happen
+        # to. One whose processing fails a batch fails each that holds accepted and rejected records and nothing
+        # to download: always the same batches of a run, so what a run can judge does not vary with its order.
+        settles = without_attachments[-1] if self.choices.picks("count-settling", "in-processing") and \
+            self._seq % 2 == 0 and validated.accepted_count >= 2 and without_attachments else None
+        fails = not self.choices.picks("processing-failure", "none") and validated.accepted_count >= 1 and \
+            bool(validated.rejected) and not attachment_urls(downloads)
         batch = Batch(
+            settles=settles,
+            fails_in_processing=fails,
+            failure_counted=self.choices.picks("processing-failure", "failed-counted"),
             batch_id=self._new_id(),
             seq=self._seq,
             workspace=workspace,

@@ -9,12 +9,15 @@ from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
 
 FINAL_DOWNLOADS = ("COMPLETE", "PARTIAL_FAILURE", "FAILED")
+# How long a flapping fault keeps flapping: past the suite's replica lag, so the flap is a regression that lasts.
+FLAP_SECONDS = 2.0
 SHORT_SAMPLE = 10
 STATUS_SAMPLE = 5
 
 
-def shown_errors(batch: Batch, faults: FaultSet) -> list[dict[str, Any]]:
-    errors = [dict(error) for error in batch.errors]
+def shown_errors(batch: Batch, faults: FaultSet, progress: float | None = None) -> list[dict[str, Any]]:
+    """The errors shown, as they stand at this point of the lifecycle (None: as the 202 answer gave them)."""
+    errors = [dict(error) for error in batch.errors_at(progress)]
     if "errors-blame-next-record" in faults:
         for position, error in enumerate(errors):
             is_last_of_record = position + 1 == len(errors) or errors[position + 1]["index"] != error["index"]
@@ -32,16 +35,17 @@ def shown_errors(batch: Batch, faults: FaultSet) -> list[dict[str, Any]]:
     return errors if "errors-uncapped" in faults else errors[:ERRORS_SHOWN]
 
 
-def counts(batch: Batch, faults: FaultSet) -> dict[str, int]:
-    total = batch.total_errors
+def counts(batch: Batch, faults: FaultSet, progress: float | None = None) -> dict[str, int]:
+    """The counts at this point of the lifecycle (None: as the 202 answer gave them)."""
+    accepted, rejected, total = batch.counts_at(progress)
     if "total-errors-capped" in faults:
         total = min(total, ERRORS_SHOWN)
     if "total-counts-records" in faults:
-        total = batch.rejected
-    if "warnings-counted-as-errors" in faults and batch.rejected == 0:
+        total = rejected
+    if "warnings-counted-as-errors" in faults and rejected == 0:
         total = 1
-    accepted = batch.accepted + (1 if "accepted-count-off-by-one" in faults else 0)
-    return {"acceptedCount": accepted, "rejectedCount": batch.rejected, "totalErrorCount": total}
+    accepted += 1 if "accepted-count-off-by-one" in faults else 0
+    return {"acceptedCount": accepted, "rejectedCount": rejected, "totalErrorCount": total}
 
 
 def _with_errors(body: dict[str, Any], errors: list[dict[str, Any]], choices: ChoiceSet) -> None:
@@ -66,8 +70,10 @@ def accepted_view(batch: Batch, faults: FaultSet, choices: ChoiceSet, *,
 def _lifecycle_status(batch: Batch, progress: float, faults: FaultSet, choices: ChoiceSet, *,
                       counted_read: bool) -> str:
     status = batch.status(progress, faults, choices)
-    if status == "PROCESSING" and "status-flaps" in faults and counted_read and batch.reads % 2 == 0:
-        return "LANDED"
+    if status == "PROCESSING" and "status-flaps" in faults and counted_read:
+        batch.freeze_once(progress, FLAP_SECONDS)
+        if batch.reads % 2 == 0:
+            return "LANDED"
     if status == "PROCESSING" and "status-internal-name" in faults:
         return "ANALYZING"
     if "list-status-stale" in faults and not counted_read:
@@ -77,7 +83,7 @@ def _lifecycle_status(batch: Batch, progress: float, faults: FaultSet, choices: 
 
 def _download_status(batch: Batch, progress: float, faults: FaultSet, choices: ChoiceSet, *, counted_read: bool,
                      batch_ended: bool) -> tuple[int, int, str]:
-    complete, failed, status = batch.downloads(progress, faults)
+    complete, failed, status = batch.downloads(progress, faults, choices)
     if "failed-downloads-counted-complete" in faults:
         complete += failed
     if status in FINAL_DOWNLOADS and not batch_ended and choices.picks("downloads-final-when", "batch-ends"):
@@ -86,14 +92,17 @@ def _download_status(batch: Batch, progress: float, faults: FaultSet, choices: C
         status = "PENDING"
     if counted_read and status == "IN_PROGRESS":
         if "failed-download-counter-dips" in faults and failed:
+            batch.freeze_once(progress, FLAP_SECONDS)
             if "failure shown" in batch.shown:
                 failed -= 1
             batch.shown.add("failure shown")
         if "download-complete-counter-dips" in faults and complete:
+            batch.freeze_once(progress, FLAP_SECONDS)
             if "complete shown" in batch.shown:
                 complete -= 1
             batch.shown.add("complete shown")
         if "download-status-flaps" in faults and complete + failed == 0:
+            batch.freeze_once(progress, FLAP_SECONDS)
             if "in progress shown" in batch.shown:
                 status = "PENDING"
             batch.shown.add("in progress shown")
@@ -105,6 +114,9 @@ def _download_status(batch: Batch, progress: float, faults: FaultSet, choices: C
 def _downloads(batch: Batch, progress: float, faults: FaultSet, choices: ChoiceSet, *, counted_read: bool,
                batch_ended: bool) -> dict[str, Any]:
     if not batch.attachment_urls:
+        if "download-fields-canned" in faults:
+            return {"attachmentDownloadTotal": 1, "attachmentDownloadComplete": 0, "attachmentDownloadFailed": 0,
+                    "attachmentDownloadStatus": "PENDING"}
         if "download-fields-always" in faults:
             return {"attachmentDownloadTotal": 0, "attachmentDownloadComplete": 0, "attachmentDownloadFailed": 0,
                     "attachmentDownloadStatus": "COMPLETE"}
@@ -124,13 +136,14 @@ def _downloads(batch: Batch, progress: float, faults: FaultSet, choices: ChoiceS
     return fields
 
 
-def _status_errors(batch: Batch, status: str, faults: FaultSet, choices: ChoiceSet) -> list[dict[str, Any]] | None:
+def _status_errors(batch: Batch, status: str, faults: FaultSet, choices: ChoiceSet,
+                   progress: float) -> list[dict[str, Any]] | None:
     """The errors a status read shows, or None for no errors field."""
     if "failed-without-errors" in faults and status == "FAILED":
         return None
     if choices.picks("status-errors", "omitted-unless-failed") and status != "FAILED":
         return None
-    errors = shown_errors(batch, faults)
+    errors = shown_errors(batch, faults, progress)
     if choices.picks("status-errors", "first-5"):
         errors = errors[:STATUS_SAMPLE]
     if "status-errors-reworded" in faults:
@@ -151,14 +164,16 @@ def status_view(batch: Batch, faults: FaultSet, choices: ChoiceSet, *, progress:
         if choices.picks("created-at-form", "fraction"):
             created += 0.25
         body["createdAt"] = created // 1000 if "created-at-in-seconds" in faults else created
-    body.update(counts(batch, faults))
+        if "created-at-zero" in faults:
+            body["createdAt"] = 0
+    body.update(counts(batch, faults, progress))
     if "status-total-drifts" in faults and batch.rejected:
         body["totalErrorCount"] += 1
     if "counts-change-when-complete" in faults and ended:
         body["acceptedCount"] += 1
     if "count-as-string" in faults:
         body["acceptedCount"] = str(body["acceptedCount"])
-    errors = _status_errors(batch, status, faults, choices)
+    errors = _status_errors(batch, status, faults, choices, progress)
     if errors is not None and (counted_read or not choices.picks("list-view", "without-errors")):
         _with_errors(body, errors, choices)
     if not choices.picks("source-field", "absent"):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conformance.model.exchange import Exchange, Intent, KeyRole
+from collections.abc import Sequence
+
+from conformance.model.exchange import Exchange, Intent, KeyRole, Observation
+from conformance.rules.catalogue import load_catalogue
 from conformance.rules.checks._target import (
     INGEST_OP,
     LIST_OP,
@@ -15,7 +18,16 @@ from conformance.rules.checks._target import (
     operation,
     requested_batch_id,
 )
-from conformance.rules.registry import HELD, Finding, Judgement, judged, rule_check
+from conformance.rules.registry import (
+    HELD,
+    Finding,
+    Judgement,
+    RunJudgement,
+    Violation,
+    judged,
+    rule_check,
+    run_check,
+)
 
 
 def _answered(ex: Exchange) -> bool:
@@ -67,13 +79,27 @@ def read_key_cannot_ingest(ex: Exchange) -> Judgement:
     return _status_is(ex, 403, "sending records needs api:write")
 
 
-@rule_check("EM-AUTH-005", on="exchange")
-def other_workspace_batch_is_404(ex: Exchange) -> Judgement:
-    if ex.key_role != KeyRole.OTHER or not is_operation(ex, STATUS_OP) or not _answered(ex):
-        return None
-    if requested_batch_id(ex) not in ex.context.own_batch_ids:
-        return None
-    return _status_is(ex, 404, "the batch belongs to another workspace")
+def _other_key_read(ex: Exchange) -> bool:
+    return ex.key_role == KeyRole.OTHER and _answered(ex) and (is_operation(ex, STATUS_OP) or
+                                                               is_operation(ex, LIST_OP))
+
+
+@run_check("EM-AUTH-005")
+def other_workspace_batch_is_404(observations: Sequence[Observation]) -> RunJudgement:
+    """A read of our batch with another workspace's key: 404. A 403 reveals nothing only when that key is refused
+    every read, the list and an id no batch has alike (a key created with api:write alone)."""
+    ours = [o for o in observations if _other_key_read(o.exchange) and is_operation(o.exchange, STATUS_OP)
+            and requested_batch_id(o.exchange) in o.exchange.context.own_batch_ids]
+    refused_anyway = any(o.exchange.response.status == 403 for o in observations if _other_key_read(o.exchange)
+                         and requested_batch_id(o.exchange) not in o.exchange.context.own_batch_ids)
+    rule = load_catalogue()["EM-AUTH-005"]
+    violations = tuple(
+        Violation(rule, "status", "404: the batch belongs to another workspace" +
+                  (", or 403 as to every read of this key" if refused_anyway else ""),
+                  str(o.exchange.response.status), o.exchange, o.activity)
+        for o in ours if o.exchange.response.status != 404
+        and not (o.exchange.response.status == 403 and refused_anyway))
+    return RunJudgement(len(ours), violations)
 
 
 @rule_check("EM-AUTH-006", on="exchange")

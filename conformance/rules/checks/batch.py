@@ -18,7 +18,9 @@ DOWNLOAD_FIELDS = (
 )
 FINAL_DOWNLOADS = ("COMPLETE", "PARTIAL_FAILURE", "FAILED")
 # Below 1e12 a timestamp reads as seconds: 1e12 seconds lie some 30,000 years ahead.
-MILLISECONDS_FLOOR = 1e12
+# A createdAt from 1e9 up to now, counted in seconds, is a time since 2001 in the wrong unit; as milliseconds
+# it would be January 1970. Anything else above 0 is epoch milliseconds, plausible or not (EM-SENT-009's).
+SECONDS_SINCE_2001 = 1e9
 FUTURE_TOLERANCE_MS = 24 * 3600 * 1000
 
 
@@ -31,6 +33,12 @@ def error_items(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def error_indexes(doc: Mapping[str, Any]) -> list[int]:
     return [i for i in (as_int(item.get("index")) for item in error_items(doc)) if i is not None]
+
+
+def processing_errors_allowed(doc: Mapping[str, Any]) -> int:
+    """How many errors beyond the rejected records' a batch status may carry: a FAILED batch points to errors for
+    what went wrong ("check errors for details"), which may be one error no record caused, counted or not."""
+    return 1 if doc.get("status") == "FAILED" else 0
 
 
 @rule_check("EM-COUNT-002", on=("batch", "accepted"))
@@ -48,7 +56,11 @@ def no_errors_without_rejections(doc: Mapping[str, Any], ex: Exchange) -> Judgem
     total = as_int(doc.get("totalErrorCount"))
     if as_int(doc.get("rejectedCount")) != 0 or total is None:
         return None
-    return judged(Finding("/totalErrorCount", "0, as rejectedCount is 0", str(total))) if total else HELD
+    allowed = processing_errors_allowed(doc)
+    if total > allowed:
+        expected = "0, as rejectedCount is 0" + (", or 1 for the error of a FAILED batch" if allowed else "")
+        return judged(Finding("/totalErrorCount", expected, str(total)))
+    return HELD
 
 
 @rule_check("EM-STATUS-002", on="exchange")
@@ -68,10 +80,12 @@ def created_at_is_epoch_milliseconds(doc: Mapping[str, Any], ex: Exchange) -> Ju
     value = doc.get("createdAt")
     if not is_json_number(value):
         return None  # a missing or non-number createdAt is the schema's finding for the same rule
-    if value < MILLISECONDS_FLOOR:
-        return judged(Finding("/createdAt", "milliseconds since the epoch (1e12 or more)",
-                              f"{value!r}, which reads as seconds"))
+    if value <= 0:
+        return None  # valid epoch milliseconds, only implausible for a new batch: EM-SENT-009 judges that
     now_ms = ex.response.received_at_ms
+    if SECONDS_SINCE_2001 <= value <= (now_ms + FUTURE_TOLERANCE_MS) / 1000:
+        return judged(Finding("/createdAt", "milliseconds since the epoch",
+                              f"{value!r}, a time of this century only when read as seconds"))
     if value > now_ms + FUTURE_TOLERANCE_MS:
         days = (value - now_ms) / 86_400_000
         return judged(Finding("/createdAt", "no later than a day from now", f"{value!r}, {days:,.0f} days ahead"))
@@ -88,8 +102,10 @@ def errors_fit_total(doc: Mapping[str, Any], ex: Exchange) -> Judgement:
     errors, total = _errors_list(doc), as_int(doc.get("totalErrorCount"))
     if errors is None or total is None:
         return None
-    if len(errors) > total:
-        return judged(Finding("/errors", f"at most totalErrorCount ({total}) items", f"{len(errors)} items"))
+    allowed = total + processing_errors_allowed(doc)
+    if len(errors) > allowed:
+        beyond = " and the error of a FAILED batch" if allowed > total else ""
+        return judged(Finding("/errors", f"at most totalErrorCount ({total}){beyond} items", f"{len(errors)} items"))
     return HELD
 
 
@@ -110,8 +126,10 @@ def errors_name_only_rejected_records(doc: Mapping[str, Any], ex: Exchange) -> J
     if rejected is None or _errors_list(doc) is None:
         return None
     named = set(error_indexes(doc))
-    if len(named) > rejected:
-        return judged(Finding("/errors", f"errors naming at most rejectedCount ({rejected}) records",
+    if len(named) > rejected + processing_errors_allowed(doc):
+        return judged(Finding("/errors", f"errors naming at most rejectedCount ({rejected}) records"
+                              + (", and one more for the error of a FAILED batch" if processing_errors_allowed(doc)
+                                 else ""),
                               f"errors naming {len(named)} records: {sorted(named)[:10]}"))
     return HELD
 

@@ -134,5 +134,6 @@ def listed_status_is_not_behind_a_read(ex: Exchange) -> Judgement:
         judged_any = True
         if LIFECYCLE_RANK[listed] < LIFECYCLE_RANK[read]:
             findings.append(Finding(f"/batches/{position}/status", f"{read}, or a later stage: a read showed {read} "
-                                    f"at least 3 s before this page was asked for", repr(listed)))
+                                    f"at least {ex.context.write_lag_ms / 1000:g} s (--write-lag) before this page "
+                                    "was asked for", repr(listed)))
     return findings if judged_any else None

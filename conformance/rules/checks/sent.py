@@ -18,12 +18,17 @@ from conformance.rules.checks._target import (
     requested_batch_id,
     status_doc,
 )
-from conformance.rules.checks.batch import ERRORS_SHOWN, FINAL_DOWNLOADS, coherent, download_counters, error_indexes
+from conformance.rules.checks.batch import (
+    ERRORS_SHOWN,
+    coherent,
+    download_counters,
+    error_indexes,
+    processing_errors_allowed,
+)
 from conformance.rules.registry import HELD, Finding, Judgement, as_int, judged, quoted, rule_check
 
 CLOCK_SKEW_MS = 5 * 60 * 1000
 # How long after its 202 a new batch may still be missing from a read or from the list.
-READ_AFTER_WRITE_GRACE_MS = 3000
 COUNTS = ("acceptedCount", "rejectedCount", "totalErrorCount")
 
 
@@ -63,19 +68,50 @@ def counts_add_up_to_records_sent(ex: Exchange) -> Judgement:
     return HELD
 
 
+def _counts(doc: Mapping[str, Any]) -> tuple[int, int, int] | None:
+    """acceptedCount, rejectedCount, totalErrorCount; None when one is no integer (EM-COUNT-001's finding)."""
+    counts = tuple(as_int(doc.get(name)) for name in COUNTS)
+    return None if None in counts else counts  # type: ignore[return-value]
+
+
 @rule_check("EM-SENT-003", on="exchange")
 def status_counts_match_202(ex: Exchange) -> Judgement:
+    """The counts are "current": processing may reject a record the 202 accepted, with an error for it, and a
+    FAILED batch may count an error of its own; every other change from the 202's counts is a break."""
     own = own_status(ex)
     if own is None or own[1].accepted is None:
         return None
     doc, sent = own
+    now, then = _counts(doc), _counts(sent.accepted)
+    if now is None or then is None:
+        return None
+    (accepted, rejected, total), (accepted_202, rejected_202, total_202) = now, then
     findings = []
-    for name in COUNTS:
-        if as_int(doc.get(name)) is None:
-            continue  # a count that is no integer is EM-COUNT-001's finding
-        if name in sent.accepted and doc.get(name) != sent.accepted[name]:
-            findings.append(Finding(f"/{name}", f"{sent.accepted[name]!r}, as in the 202 answer", repr(doc.get(name))))
+    if accepted + rejected != accepted_202 + rejected_202:
+        findings.append(Finding("/acceptedCount", f"acceptedCount + rejectedCount = {accepted_202 + rejected_202}, "
+                                "as in the 202 answer", f"{accepted} + {rejected}"))
+    elif accepted > accepted_202:
+        findings.append(Finding("/acceptedCount", f"{accepted_202}, as in the 202 answer, or fewer once processing "
+                                "rejects a record", str(accepted)))
+    later = rejected - rejected_202
+    if later <= 0 and not total_202 <= total <= total_202 + processing_errors_allowed(doc):
+        failed = " (or one more for the error of a FAILED batch)" if processing_errors_allowed(doc) else ""
+        findings.append(Finding("/totalErrorCount", f"{total_202}, as in the 202 answer{failed}", str(total)))
+    elif later > 0 and total < total_202 + later:
+        findings.append(Finding("/totalErrorCount", f"at least {total_202 + later}: the 202's {total_202} and one for "
+                                f"each of the {later} records rejected since", str(total)))
     return findings
+
+
+def _errors_since_202(ex: Exchange) -> int:
+    """How many errors a status read may show that the 202 did not: one for each record processing rejected
+    since, and the error of a FAILED batch."""
+    own = own_status(ex)
+    if own is None or own[1].accepted is None:
+        return 0
+    now, then = _counts(own[0]), _counts(own[1].accepted)
+    later = max(0, now[1] - then[1]) if now is not None and then is not None else 0
+    return later + processing_errors_allowed(own[0])
 
 
 def _listed(errors: Any) -> list[Mapping[str, Any]] | None:
@@ -103,7 +139,7 @@ def status_errors_are_errors_of_202(ex: Exchange) -> Judgement:
         return None  # the 202 listed only some errors; a read may show others of them
     known = {(e.get("index"), e.get("code")) for e in original}
     strays = [(position, e) for position, e in enumerate(shown) if (e.get("index"), e.get("code")) not in known]
-    if strays:
+    if len(strays) > _errors_since_202(ex):
         position, error = strays[0]
         return judged(Finding(f"/errors/{position}", "an error the 202 answer listed (same index and code)",
                               f"index {error.get('index')!r}, code {error.get('code')!r}"
@@ -119,6 +155,8 @@ def status_errors_read_as_in_202(ex: Exchange) -> Judgement:
     shown, original, accepted = both
     if len(original) < min(as_int(accepted.get("totalErrorCount")) or 0, ERRORS_SHOWN):
         return None  # a 202 that listed fewer than it could leaves a read free to list others (EM-ERR-006)
+    known = {(e.get("index"), e.get("code")) for e in original}
+    shown = [e for e in shown if (e.get("index"), e.get("code")) in known]  # errors added later: EM-SENT-004's
     remaining = iter(original)
     for position, error in enumerate(shown):
         if not any(error == candidate for candidate in remaining):
@@ -139,9 +177,14 @@ def rejected_count_matches_invalid_records(ex: Exchange) -> Judgement:
     known = _known_validity(ex)
     if known is None or as_int(known[0].get("rejectedCount")) is None:
         return None
-    doc, _, invalid = known
-    if doc["rejectedCount"] != len(invalid):
-        return judged(Finding("/rejectedCount", f"{len(invalid)}, the invalid records sent", str(doc["rejectedCount"])))
+    doc, sent, invalid = known
+    # A status read may count more: the records processing rejected since the 202 (EM-SENT-003).
+    answered = as_int((sent.accepted or {}).get("rejectedCount")) if status_doc(ex) is not None else None
+    later = max(0, doc["rejectedCount"] - answered) if answered is not None else 0
+    if doc["rejectedCount"] != len(invalid) + later:
+        since = f", and {later} rejected since the 202" if later else ""
+        return judged(Finding("/rejectedCount", f"{len(invalid) + later}, the invalid records sent{since}",
+                              str(doc["rejectedCount"])))
     return HELD
 
 
@@ -153,14 +196,18 @@ def error_indexes_name_invalid_records(ex: Exchange) -> Judgement:
     doc, _, invalid = known
     named = error_indexes(doc)
     strays = sorted(set(named) - invalid)
-    if strays:
+    rejected = as_int(doc.get("rejectedCount"))
+    # A status read may also name the records processing rejected since, and a FAILED batch one record more.
+    later = max(0, rejected - len(invalid)) + processing_errors_allowed(doc) if status_doc(ex) is not None and \
+        rejected is not None else 0
+    if len(strays) > later:
         return judged(Finding("/errors", f"indexes among the invalid records {sorted(invalid)}",
                               f"indexes {strays} name records that were valid or not sent"))
     total = as_int(doc.get("totalErrorCount"))
     errors = doc.get("errors", [] if total == 0 else None)
     # A total below the invalid records sent is already EM-COUNT-002's or EM-SENT-005's finding.
     complete = isinstance(errors, list) and total is not None and len(errors) == total >= len(invalid)
-    if complete and set(named) != invalid:
+    if complete and not invalid <= set(named):
         return judged(Finding("/errors", f"all invalid records named: {sorted(invalid)}",
                               f"named {sorted(set(named))}, missing {sorted(invalid - set(named))}"))
     return HELD
@@ -181,12 +228,18 @@ def type_is_accepted_records_type(ex: Exchange) -> Judgement:
     return HELD
 
 
+def _rejected_with_attachments(sent: SentBatch) -> bool:
+    invalid = sent.invalid_positions or frozenset()
+    return any(isinstance(record, dict) and record.get("_attachments") for position, record in
+               enumerate(sent.records) if position in invalid)
+
+
 @rule_check("EM-SENT-008", on="exchange")
 def download_fields_follow_accepted_attachments(ex: Exchange) -> Judgement:
     own = own_status(ex)
     urls = own[1].attachment_urls() if own is not None else None
-    if own is None or urls is None:
-        return None
+    if own is None or urls is None or _rejected_with_attachments(own[1]):
+        return None  # whether a rejected record's attachments are downloaded is not stated
     doc = own[0]
     shown = [name for name in ("attachmentDownloadTotal", "attachmentDownloadStatus") if name in doc]
     if not urls:
@@ -229,15 +282,17 @@ def is_unreachable(url: str) -> bool:
 
 
 def _finished_downloads(ex: Exchange) -> tuple[list[str], int, int] | None:
-    """The attachment URLs and the complete and failed counts, once a batch of the run's downloads are final."""
+    """The attachment URLs and the complete and failed counts, once the counters count every download of a batch
+    of the run's (complete + failed = total): whether a final download status says so is not stated."""
     own = own_status(ex)
     urls = own[1].attachment_urls() if own is not None else None
-    if own is None or not urls or own[0].get("attachmentDownloadStatus") not in FINAL_DOWNLOADS:
+    if own is None or not urls:
         return None
     counters = download_counters(own[0])
     if counters is None or not coherent(counters) or counters[0] != len(urls):
         return None  # EM-ATT-002, EM-ATT-003 and EM-SENT-008 own those findings
-    return urls, counters[1], counters[2]
+    total, complete, failed = counters
+    return (urls, complete, failed) if complete + failed == total else None
 
 
 @rule_check("EM-SENT-010", on="exchange")
@@ -273,12 +328,14 @@ def created_batch_is_readable(ex: Exchange) -> Judgement:
         return None
     if ex.response.status == 200:
         return HELD
+    if ex.response.transport_error is not None or ex.response.status >= 500:
+        return None  # "Please retry": a later read decides; no answer at all is EM-HTTP-007's
     since = ex.response.received_at_ms - (sent.answered_at_ms or ex.response.received_at_ms)
-    if since <= READ_AFTER_WRITE_GRACE_MS:
-        return None  # not yet there is allowed for a moment
-    answer = str(ex.response.status) if ex.response.transport_error is None else "no answer"
-    return judged(Finding("status", "200: the batch exists since its 202 answer",
-                          f"{answer}, {since / 1000:.1f} s after the 202"))
+    if since <= ex.context.write_lag_ms:
+        return None  # not yet there is allowed for as long as a read may lag a write
+    return judged(Finding("status", f"200: the batch exists since its 202 answer (reads may lag it "
+                          f"{ex.context.write_lag_ms / 1000:g} s, --write-lag)",
+                          f"{ex.response.status}, {since / 1000:.1f} s after the 202"))
 
 
 @rule_check("EM-INGEST-003", on="exchange")
