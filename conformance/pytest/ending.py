@@ -67,11 +67,16 @@ def _has_a_line(entry: Any) -> bool:
 
 def readable_interruption(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
     """Python 3.11 may leave a frame of an interrupted traceback without a line number, which pytest's own report
-    of the interruption trips over (the TypeError of pytest-dev/pytest-xdist#1196): such frames are left out, so
-    an interrupted run still ends as one, with its report. The interruption is noted first: should pytest's
-    report still trip, the run's outcome says interrupted all the same."""
+    of the interruption trips over (the TypeError of pytest-dev/pytest-xdist#1196): such frames are left out, and
+    so is the exception the interruption came upon, so an interrupted run still ends as one, with its report.
+    The interruption is noted first: should pytest's report still trip, the run's outcome says interrupted all
+    the same."""
     if isinstance(excinfo.value, KeyboardInterrupt):  # pytest.exit() comes this way too, and is no interruption
         _signalled.append("interrupt")
+        # What the interruption broke off (an exception being handled when it came) is reported by pytest too,
+        # from a traceback this cannot filter, which may hold such a frame: the interruption is reported alone.
+        excinfo.value.__context__ = excinfo.value.__cause__ = None
+        excinfo.value.__suppress_context__ = True
     excinfo.traceback = excinfo.traceback.filter(_has_a_line)
 
 

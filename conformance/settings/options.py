@@ -21,8 +21,9 @@ DEFAULT_LIFECYCLE_TIMEOUT = 10.0
 # A deployment runs a queue and downloads attachments from the internet: staging takes about ten minutes.
 DEFAULT_DEPLOYED_LIFECYCLE_TIMEOUT = 600.0
 # How long a new batch may be missing from reads and from the list (replicas, a search index behind the list):
-# a few seconds is what read replicas and search indexes commonly run behind.
-DEFAULT_WRITE_LAG = 3.0
+# a few seconds is what read replicas and search indexes commonly run behind; the embedded simulator, whose
+# list lags a second at most, gets less, and each run of it waits that much less.
+DEFAULT_WRITE_LAG, DEFAULT_DEPLOYED_WRITE_LAG = 1.5, 3.0
 # How far a read may go back behind an earlier read (two reads served by replicas at different points):
 # short for the simulator, whose batches live a second; longer for a deployment.
 DEFAULT_REPLICA_LAG, DEFAULT_DEPLOYED_REPLICA_LAG = 1.0, 3.0
@@ -192,6 +193,8 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], environ: Ma
     if values["base_url"] is not None and sources["lifecycle_timeout"] == "default":
         values["lifecycle_timeout"] = DEFAULT_DEPLOYED_LIFECYCLE_TIMEOUT
         sources["lifecycle_timeout"] = "default for a deployed target"
+    if values["base_url"] is not None and sources["write_lag"] == "default":
+        values["write_lag"], sources["write_lag"] = DEFAULT_DEPLOYED_WRITE_LAG, "default for a deployed target"
     if values["base_url"] is not None and sources["replica_lag"] == "default":
         values["replica_lag"], sources["replica_lag"] = DEFAULT_DEPLOYED_REPLICA_LAG, "default for a deployed target"
     if values["seed"] is None:

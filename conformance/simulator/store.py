@@ -15,9 +15,9 @@ from conformance.simulator.choices import ChoiceSet
 from conformance.simulator.faults import FaultSet
 from conformance.simulator.records import Validated
 
-# Far past the 3 s a new batch has to be listed, however slowly a run on a busy machine walks the list.
+# Far past the --write-lag a new batch has to be listed, however slowly a run on a busy machine walks the list.
 HIDDEN_WHILE_YOUNGER_MS = 60_000
-LISTED_AFTER_MS = 2000
+LISTED_AFTER_MS = 1000
 CROCKFORD, BASE58 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ", "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 NANOID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 ID_SHAPES = {"prefixed-hex": re.compile(r"^b_[0-9a-f]{20}$"),
@@ -143,7 +143,7 @@ class Store:
         now_ms = time.time() * 1000
         if "new-batches-hidden" in self.faults:
             listed = [b for b in listed if now_ms - b.created_ms >= HIDDEN_WHILE_YOUNGER_MS]
-        if self.choices.picks("list-after-write", "2s-later"):
+        if self.choices.picks("list-after-write", "1s-later"):
             listed = [b for b in listed if now_ms - b.created_ms >= LISTED_AFTER_MS]
         oldest_first = "list-oldest-first" in self.faults
         listed.sort(key=lambda b: b.seq, reverse=not oldest_first)
