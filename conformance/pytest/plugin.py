@@ -66,7 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "base_url": "target base URL; without one the embedded reference simulator is started",
         "lifecycle_timeout": "seconds to wait for a batch to end (default 10 for the embedded simulator, 600 with "
                              "--base-url)",
-        "write_lag": "seconds a new batch may be missing from reads and from the list (default 1.5 for the "
+        "write_lag": "seconds a new batch may be missing from reads and from the list (default 1.2 for the "
                      "embedded simulator, 3 with --base-url)",
         "replica_lag": "seconds a read may go back behind an earlier read before it is a break (default 1 for the "
                        "embedded simulator, 3 with --base-url)",

@@ -23,7 +23,7 @@ DEFAULT_DEPLOYED_LIFECYCLE_TIMEOUT = 600.0
 # How long a new batch may be missing from reads and from the list (replicas, a search index behind the list):
 # a few seconds is what read replicas and search indexes commonly run behind; the embedded simulator, whose
 # list lags a second at most, gets less, and each run of it waits that much less.
-DEFAULT_WRITE_LAG, DEFAULT_DEPLOYED_WRITE_LAG = 1.5, 3.0
+DEFAULT_WRITE_LAG, DEFAULT_DEPLOYED_WRITE_LAG = 1.2, 3.0
 # How far a read may go back behind an earlier read (two reads served by replicas at different points):
 # short for the simulator, whose batches live a second; longer for a deployment.
 DEFAULT_REPLICA_LAG, DEFAULT_DEPLOYED_REPLICA_LAG = 1.0, 3.0
