@@ -277,7 +277,9 @@ def test_headers_trickled_a_byte_at_a_time_end_each_request_at_its_deadline(tmp_
 def test_a_body_without_end_is_read_up_to_the_cap_under_a_memory_limit(tmp_path: Path, mode: str) -> None:
     gzip_bomb()  # made before the target serves, so no request waits for it
     with serve(Hostile(mode)) as url:
-        run = run_against(url, tmp_path, memory=True)
+        # The first answer is already one without end; forty of them show the memory stays bounded as well as
+        # eighty would, at half the bytes.
+        run = run_against(url, tmp_path, "--max-requests", "40", memory=True)
     assert run.returncode == EXIT_FAILED, run.output[-3000:]
     assert "EM-HTTP-002" in run.failing_rules
     assert "MemoryError" not in run.output
