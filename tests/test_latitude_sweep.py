@@ -20,7 +20,7 @@ from tests.suite_runs import SuiteRun, run_suite
 EXIT_OK, EXIT_FAILED = 0, 1
 # The embedded simulator holds each stage of a batch until a read has shown it, so a short lifecycle misses
 # nothing; the lifecycle timeout is a bound a busy machine stays well within, not a figure the sweep checks.
-FAST = ("--lifecycle-timeout", "15", "--simulator-lifecycle", "1")
+FAST = ("--lifecycle-timeout", "15", "--simulator-lifecycle", "0.5")
 LATITUDES = load_latitudes()
 ALTERNATIVES = [(latitude.name, value) for latitude in LATITUDES.values() for value in latitude.values[1:]]
 # Alternatives swept beside another choice that makes them bite: an id of another alphabet is worth most

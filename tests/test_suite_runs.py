@@ -28,7 +28,7 @@ KEYS = {"EVERMUSE_API_KEY": "em_sk_runs_write", "EVERMUSE_READ_API_KEY": "em_sk_
 FAST = ("--lifecycle-timeout", "4")
 # The embedded simulator holds each stage of a batch until a read has shown it, so a short lifecycle misses
 # nothing; the lifecycle timeout, waited out only by the faults that stall, is a bound a busy machine stays within.
-EMBEDDED = ("--lifecycle-timeout", "15", "--simulator-lifecycle", "1")
+EMBEDDED = ("--lifecycle-timeout", "15", "--simulator-lifecycle", "0.5")
 
 
 def simulator(**kwargs) -> SimulatorServer:
