@@ -17,7 +17,6 @@ DOWNLOAD_FIELDS = (
     "attachmentDownloadStatus",
 )
 FINAL_DOWNLOADS = ("COMPLETE", "PARTIAL_FAILURE", "FAILED")
-# Below 1e12 a timestamp reads as seconds: 1e12 seconds lie some 30,000 years ahead.
 # A createdAt from 1e9 up to now, counted in seconds, is a time since 2001 in the wrong unit; as milliseconds
 # it would be January 1970. Anything else above 0 is epoch milliseconds, plausible or not (EM-SENT-009's).
 SECONDS_SINCE_2001 = 1e9
