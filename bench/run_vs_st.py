@@ -10,7 +10,10 @@ it would against an API that meets its document. Each mode is measured twice ove
   the bytecode pip compiled at install time;
 - with bytecode: each tool writes and reads its bytecode in a private cache (PYTHONPYCACHEPREFIX) that one
   untimed warm-up run fills first, as on a developer's machine.
-Also `pytest conformance --collect-only`, and the README's first command with its embedded simulator.
+Also `pytest conformance --collect-only`, and the README's first command with its embedded simulator. With
+--installed VENV (a virtual environment the wheel was installed into, outside the checkout), also the suite as
+its users run it from there, in a folder of its own: `evermuse-conformance --base-url SIM`, and
+`pytest --pyargs conformance --base-url SIM`, which loads the plugins in the order the environment lists them.
 
 For each run: wall time and the requests the simulator received (its own count, not the tool's). For the
 suite, each phase, from a bench-only pytest plugin (bench/_phases.py): from the process start to the first
@@ -58,6 +61,8 @@ CONTRACT = ROOT / "openapi" / "evermuse-ingest-v1.yaml"
 COLLECT = "pytest conformance --collect-only"
 PAIRED = (SUITE, ST, ST_CONTRACT)  # run in turn, each round
 EMBEDDED = "pytest conformance (embedded simulator)"
+INSTALLED_CONSOLE = "evermuse-conformance --base-url SIM (wheel)"
+INSTALLED_PYTEST = "pytest --pyargs conformance --base-url SIM (wheel)"
 # Phase name, and the marks of bench/_phases.py (or "spawned", "first request") it runs between.
 PHASES = [
     ("to first request", "spawned", "first request"),
@@ -83,6 +88,7 @@ class Tool:
     command: list[str]
     completed: tuple[int, ...]  # the exit statuses of a run that got to the end
     env: dict[str, str] = field(default_factory=dict)  # beyond the mode's environment
+    cwd: Path | None = None  # where it runs: the checkout unless it is the installed wheel's
 
 
 def timed(tool: Tool, env: dict[str, str], timeout: float, received_at: list[float] | None) -> Run:
@@ -94,7 +100,8 @@ def timed(tool: Tool, env: dict[str, str], timeout: float, received_at: list[flo
         spawned = time.time()
         started = time.perf_counter()
         try:
-            done = subprocess.run(tool.command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(tool.command, cwd=tool.cwd or ROOT, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
         except subprocess.TimeoutExpired:
             return Run(time.perf_counter() - started, -1, None)
         seconds = time.perf_counter() - started
@@ -120,17 +127,18 @@ class Mode:
     warm_up: bool
 
 
-def rewritten_bytecode_places() -> list[Path]:
+def rewritten_bytecode_places(installed: Path | None = None) -> list[Path]:
     """Where pytest's rewritten bytecode of what a suite run imports would lie: site-packages and the checkout."""
     import schemathesis
 
-    return [Path(schemathesis.__file__).parent.parent, ROOT / "conformance", ROOT / "bench"]
+    return [Path(schemathesis.__file__).parent.parent, ROOT / "conformance", ROOT / "bench",
+            *([installed / "lib"] if installed else [])]
 
 
-def rewritten_bytecode() -> list[Path]:
+def rewritten_bytecode(installed: Path | None = None) -> list[Path]:
     """pytest's rewritten bytecode beside the sources a suite run imports: a run without bytecode would read it,
     which a user's fresh container does not have (pytest writes it only where bytecode may be written)."""
-    return [pyc for place in rewritten_bytecode_places() for pyc in place.rglob("*-pytest-*.pyc")]
+    return [pyc for place in rewritten_bytecode_places(installed) for pyc in place.rglob("*-pytest-*.pyc")]
 
 
 def modes(which: str, base_env: dict[str, str], cache: str) -> list[Mode]:
@@ -148,7 +156,19 @@ def tools_for(args: argparse.Namespace, base_url: str) -> dict[str, Tool]:
                      "--url", base_url, "-H", f"x-api-key: {KEYS['EVERMUSE_API_KEY']}", "--max-examples", "30",
                      *args.st_arg], ST_COMPLETED)
 
+    installed = {}
+    if args.installed:
+        # A folder of its own, outside the checkout: no rootdir, ini or conftest of the project's.
+        elsewhere = Path(tempfile.mkdtemp(prefix="evermuse-bench-installed-"))
+        common = ["-q", "-p", "no:cacheprovider", "--base-url", base_url, *args.suite_arg]
+        installed = {
+            INSTALLED_CONSOLE: Tool([str(args.installed / "bin" / "evermuse-conformance"), *common], SUITE_COMPLETED,
+                                    KEYS, elsewhere),
+            INSTALLED_PYTEST: Tool([str(args.installed / "bin" / "pytest"), "--pyargs", "conformance", *common],
+                                   SUITE_COMPLETED, KEYS, elsewhere),
+        }
     return {
+        **installed,
         SUITE: Tool([*suite, "--base-url", base_url, *args.suite_arg], SUITE_COMPLETED, KEYS),
         ST: st_on(args.published),
         ST_CONTRACT: st_on(CONTRACT),
@@ -236,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="one more argument for every pytest conformance run, e.g. --suite-arg=--seed=1")
     parser.add_argument("--st-arg", action="append", default=[], metavar="ARG",
                         help="one more argument for every st run, e.g. --st-arg=--phases=fuzzing")
+    parser.add_argument("--installed", type=Path, metavar="VENV",
+                        help="also time the suite installed from the wheel into this virtual environment")
     parser.add_argument("--st-config", metavar="FILE",
                         help="st --config-file FILE: a schemathesis.toml (default: the one st finds, if any)")
     args = parser.parse_args(argv)
@@ -244,10 +266,12 @@ def main(argv: list[str] | None = None) -> None:
     # Both tools as a user runs them: no EVERMUSE_* and no bytecode setting of this shell leaking in.
     base_env = {k: v for k, v in os.environ.items()
                 if not k.startswith("EVERMUSE_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
-    if args.bytecode != "with" and (stale := rewritten_bytecode()):
+    if args.installed and not (args.installed / "bin" / "evermuse-conformance").exists():
+        sys.exit(f"no evermuse-conformance in {args.installed}/bin: pip install the wheel into that environment")
+    if args.bytecode != "with" and (stale := rewritten_bytecode(args.installed)):
         sys.exit(f"{len(stale)} files of pytest's rewritten bytecode (e.g. {stale[0]}) would make the runs without "
                  f"bytecode faster than in a fresh container: delete every *-pytest-*.pyc under "
-                 f"{', '.join(map(str, rewritten_bytecode_places()))} (or measure --bytecode with)")
+                 f"{', '.join(map(str, rewritten_bytecode_places(args.installed)))} (or measure --bytecode with)")
     failures = []
     with tempfile.TemporaryDirectory(prefix="evermuse-bench-pycache-") as cache:
         for mode in modes(args.bytecode, base_env, cache):

@@ -98,7 +98,9 @@ def _memory_limit(limit: int | None) -> Any:
 def _clean_environment() -> dict[str, str]:
     # Bytecode is written even where the caller's environment forbids it: pytest rewrites the asserts of
     # every plugin's modules, and without a cache each of the many runs here compiles them all again.
-    return {k: v for k, v in os.environ.items() if not k.startswith("EVERMUSE_") and k != "PYTHONDONTWRITEBYTECODE"}
+    # PYTEST_BASE_URL is pytest-base-url's (installed beside the suite here); a test that means it sets it.
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("EVERMUSE_") and k not in ("PYTHONDONTWRITEBYTECODE", "PYTEST_BASE_URL")}
 
 
 class Zygote:
@@ -147,7 +149,7 @@ def _argv(tmp_path: Path, args: tuple[str, ...], suite: str = "conformance",
           cache_dir: Path | None = None) -> list[str]:
     # pytest's cache is left out unless a test asks for one of its own (--lf): it would be the checkout's.
     cache = ["-o", f"cache_dir={cache_dir}"] if cache_dir is not None else ["-p", "no:cacheprovider"]
-    return [str(ROOT / suite), *cache, "-p", "no:xdist", "-p", "conformance.pytest.plugin",
+    return [str(ROOT / suite), *cache, "-p", "no:xdist", "-p", "evermuse",
             "-c", str(ROOT / "pyproject.toml"), f"--junitxml={tmp_path / 'junit.xml'}", *args]
 
 

@@ -14,9 +14,13 @@ from typing import Any
 
 import pytest
 
+from conformance import __version__
 from conformance.rules.catalogue import load_catalogue
 from conformance.simulator import SimulatorServer, make_settings
 from tests.suite_runs import ROOT, StartedSuite, run_suite
+
+# The first line of the header, printed once pytest has collected the suite.
+SETTINGS_HEADER = f"evermuse-conformance {__version__} settings:"
 
 KEY = "em_sk_Qd7Lw2Zn5Rc8Yb3Tm6Hv9Kp4"
 ENV = {"EVERMUSE_API_KEY": KEY}
@@ -104,7 +108,7 @@ def test_a_signal_ends_the_run_interrupted(tmp_path: Path, first_night: Path, si
             StartedSuite(tmp_path, "--base-url", server.base_url, "--lifecycle-timeout", "120", "--drift-report",
                          str(directory), "--drift-history", str(history), env=ENV) as started:
         if moment == "waiting":
-            wait_until(started, lambda: "evermuse-conformance settings:" in output.read_text(errors="replace")
+            wait_until(started, lambda: SETTINGS_HEADER in output.read_text(errors="replace")
                        and status_reads(server) >= 12, "its tests, the batches read")
         else:
             wait_until(started, lambda: any(method == "POST" for method, _ in list(server.simulator.requests)),
@@ -250,7 +254,7 @@ def test_a_second_signal_while_the_run_winds_up_leaves_its_ending_as_it_was(tmp_
     with simulator(lifecycle=60) as server, \
             StartedSuite(tmp_path, "--base-url", server.base_url, "--lifecycle-timeout", "120", "--drift-report",
                          str(tmp_path / "report"), env=ENV) as started:
-        wait_until(started, lambda: "evermuse-conformance settings:" in output.read_text(errors="replace")
+        wait_until(started, lambda: SETTINGS_HEADER in output.read_text(errors="replace")
                    and status_reads(server) >= 12, "its tests, the batches read")
         started.signal(signum)
         time.sleep(0.3)  # a user pressing Ctrl-C again, a runner sending SIGTERM again, while the run winds up

@@ -43,7 +43,7 @@ def run_users_tests(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[s
 
 
 def test_the_plugin_loaded_early_spares_the_libraries_and_keeps_rewriting_a_users_tests(tmp_path: Path) -> None:
-    done = run_users_tests(tmp_path, "-p", "conformance.pytest.plugin")
+    done = run_users_tests(tmp_path, "-p", "evermuse")
     assert "PASSED test_mine.py::test_libraries_are_not_rewritten" in done.stdout, done.stdout[-3000:]
     assert "FAILED test_mine.py::test_a_users_own_assert_is_rewritten" in done.stdout
     assert "At index 1 diff: 2 != 3" in done.stdout, "pytest's own explanation of a rewritten assert"
@@ -51,7 +51,7 @@ def test_the_plugin_loaded_early_spares_the_libraries_and_keeps_rewriting_a_user
 
 def test_without_the_plugin_pytest_rewrites_the_libraries(tmp_path: Path) -> None:
     # The probe above can fail: pytest alone rewrites every module of a distribution that registers a plugin.
-    done = run_users_tests(tmp_path)
+    done = run_users_tests(tmp_path, "-p", "no:evermuse")
     assert "FAILED test_mine.py::test_libraries_are_not_rewritten" in done.stdout, done.stdout[-3000:]
 
 

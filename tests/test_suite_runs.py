@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance import __version__
 from conformance.activities.scenarios import Identity, broken, valid_record
 from conformance.rules.catalogue import load_catalogue
 from conformance.simulator import FAULTS, SimulatorServer, make_settings
@@ -231,7 +232,7 @@ def test_budget_holds_as_the_target_counts_it_on_a_busy_machine(tmp_path: Path, 
         assert (f"the run stopped before it was done: the request budget of {budget} is spent; raise "
                 f"--max-requests ({budget})") in run.output
         # The summary is written once, by pytest, though the outcome's status is not the one pytest ended with.
-        assert run.output.count("== evermuse-conformance ==") == 1
+        assert run.output.count(f"== evermuse-conformance {__version__} ==") == 1
     assert "Traceback" not in run.output
 
 

@@ -17,6 +17,7 @@ from conformance.activities.recorder import Recorder
 from conformance.activities.scenarios import Identity
 from conformance.activities.sender import Sender
 from conformance.client.bounded import UNREACHABLE, ApiClient, BudgetSpent, RunLimitReached, TargetSilent
+from conformance.client.tls import untrusted
 from conformance.settings.options import RunSettings
 
 __all__ = ["Campaign", "CouldNotCheck", "Seeded"]
@@ -152,6 +153,11 @@ class Campaign:
         attempts = self.client.send("GET", BATCHES, params={"limit": "100"}).attempts
         answer = attempts[-1].response
         where = self.settings.sources.get("base_url", "--base-url")
+        if untrusted(answer.transport_error):
+            trusted = self.settings.ca_bundle or "no bundle of its own"
+            raise CouldNotCheck(f"the TLS certificate of {self.client.base_url} is not signed by a CA this run "
+                                f"trusts ({answer.transport_error}); set --ca-bundle (EVERMUSE_CA_BUNDLE) to the PEM "
+                                f"file of the CA that signed it (the run trusts the public CAs and {trusted})")
         if answer.transport_error is not None and answer.transport_error.startswith(UNREACHABLE):
             raise CouldNotCheck(f"could not reach {self.client.base_url} ({answer.transport_error}); "
                                 f"check {where} and that the target is up")

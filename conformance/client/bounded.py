@@ -20,6 +20,7 @@ import httpcore
 import httpx
 
 from conformance import __version__
+from conformance.client.tls import ssl_context
 from conformance.model.exchange import Exchange, KeyRole, Keys, Request, Response
 
 # The most of an answer the suite reads, decoded; the API's own 5 MB limit on requests is another number.
@@ -187,10 +188,11 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _transport(deadline: _RequestDeadline, transport: httpx.BaseTransport | None) -> httpx.BaseTransport:
+def _transport(deadline: _RequestDeadline, transport: httpx.BaseTransport | None,
+               ca_bundle: str | None = None) -> httpx.BaseTransport:
     if transport is not None:
         return transport  # a test's mock transport has no network to bound
-    real = httpx.HTTPTransport()
+    real = httpx.HTTPTransport(verify=ssl_context(ca_bundle))
     # httpx builds its connection pool itself; its backend is wrapped so every socket read keeps the deadline.
     pool = real._pool
     pool._network_backend = _DeadlineBackend(pool._network_backend, deadline)
@@ -243,7 +245,8 @@ class _CappedBody:
 
 class ApiClient:
     def __init__(self, base_url: str, keys: Keys, *, budget: Budget, timeout: float, clock: RunClock | None = None,
-                 sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None):
+                 sleep: Callable[[float], None] = time.sleep, transport: httpx.BaseTransport | None = None,
+                 ca_bundle: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.keys = keys
         self.budget = budget
@@ -253,7 +256,7 @@ class ApiClient:
         self._deadline = _RequestDeadline()
         # Redirects are never followed: the key would go wherever the Location points.
         self._http = httpx.Client(timeout=timeout, follow_redirects=False,
-                                  transport=_transport(self._deadline, transport),
+                                  transport=_transport(self._deadline, transport, ca_bundle),
                                   headers={"user-agent": f"evermuse-conformance/{__version__}",
                                            "accept-encoding": ACCEPTED_ENCODINGS})
         self._silent_in_a_row = 0
@@ -393,13 +396,13 @@ MAX_REDIRECTS = 3
 
 
 def fetch_document(url: str, *, timeout: float, clock: RunClock | None = None,
-                   transport: httpx.BaseTransport | None = None) -> bytes:
+                   transport: httpx.BaseTransport | None = None, ca_bundle: str | None = None) -> bytes:
     """A document such as the published OpenAPI file: no key is sent, time is the run's (--max-duration) and at
     most `timeout`, the body is capped at READ_CAP_BYTES, and a redirect is followed only on the same host."""
     clock = clock or RunClock(float("inf"))
     deadline = _RequestDeadline()
     origin = httpx.URL(url)
-    with httpx.Client(timeout=timeout, follow_redirects=False, transport=_transport(deadline, transport),
+    with httpx.Client(timeout=timeout, follow_redirects=False, transport=_transport(deadline, transport, ca_bundle),
                       headers={"user-agent": f"evermuse-conformance/{__version__}",
                                "accept-encoding": ACCEPTED_ENCODINGS}) as http:
         for _ in range(MAX_REDIRECTS + 1):

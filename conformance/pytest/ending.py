@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from conformance import __version__
 from conformance.pytest.selection import Selection
 from conformance.pytest.session import EvermuseRun
 from conformance.report.redact import redact
@@ -137,6 +138,7 @@ def junit_properties(config: pytest.Config, outcome: RunOutcome) -> None:
         return
     xml = config.stash.get(xml_key, None)
     if xml is not None:
+        xml.add_global_property("evermuse_version", __version__)
         xml.add_global_property("evermuse_outcome", outcome.verdict)
         xml.add_global_property("evermuse_ending", outcome.ending.value)
         xml.add_global_property("evermuse_headline", redact(outcome.headline))
@@ -145,7 +147,7 @@ def junit_properties(config: pytest.Config, outcome: RunOutcome) -> None:
 def write_summary(terminalreporter: Any, run: EvermuseRun | None, outcome: RunOutcome,
                   selection: Selection | None) -> None:
     """The suite's part of the terminal summary: the outcome's headline first, then what each rule judged."""
-    terminalreporter.section("evermuse-conformance")
+    terminalreporter.section(f"evermuse-conformance {__version__}")
     if run is None:
         terminalreporter.write_line(outcome.headline, yellow=True, bold=True)
         return

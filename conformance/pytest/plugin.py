@@ -16,8 +16,9 @@ leave_libraries_unrewritten()
 import pytest  # noqa: E402
 from schemathesis.core.failures import Failure, FailureGroup  # noqa: E402
 
+from conformance import __version__  # noqa: E402
 from conformance.activities.plan import WHOLE, Plan  # noqa: E402
-from conformance.pytest import ending, hypothesis_home, st_checks  # noqa: E402
+from conformance.pytest import base_url, ending, hypothesis_home, st_checks  # noqa: E402
 from conformance.pytest.progress import Progress  # noqa: E402
 from conformance.pytest.progress import for_pytest as progress_for  # noqa: E402
 from conformance.pytest.selection import (  # noqa: E402
@@ -32,7 +33,7 @@ from conformance.rules import outcome as run_outcome  # noqa: E402
 from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations  # noqa: E402
 from conformance.rules.outcome import EXIT_INTERNAL_ERROR, EXIT_NOT_CHECKED, RunOutcome  # noqa: E402
 from conformance.rules.verdicts import Outcome  # noqa: E402
-from conformance.settings.options import SETTINGS, RunSettings, SettingsError, resolve  # noqa: E402
+from conformance.settings.options import SETTINGS, RunSettings, Setting, SettingsError, resolve  # noqa: E402
 
 SUITE_MARK = "evermuse"
 SUITE_DIR = Path(__file__).parent / "suite"
@@ -60,36 +61,21 @@ class NoLongerReproduced(UserWarning):
     """A known deviation that did not happen: its entry can go."""
 
 
+GROUP = "evermuse"
+GROUP_TITLE = "Evermuse conformance suite (each: option > environment > ini > default)"
+
+
+def _help(setting: Setting) -> str:
+    return f"{setting.help}; env {setting.variable}, ini {setting.ini}"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("evermuse", "Evermuse conformance suite (each: option > environment > ini > default)")
-    helps = {
-        "base_url": "target base URL; without one the embedded reference simulator is started",
-        "lifecycle_timeout": "seconds to wait for a batch to end (default 10 for the embedded simulator, 600 with "
-                             "--base-url)",
-        "write_lag": "seconds a new batch may be missing from reads and from the list (default 1.2 for the "
-                     "embedded simulator, 3 with --base-url)",
-        "replica_lag": "seconds a read may go back behind an earlier read before it is a break (default 1 for the "
-                       "embedded simulator, 3 with --base-url)",
-        "max_requests": "most requests the whole run may send (default 400)",
-        "request_timeout": "seconds each request may take in all: connect, headers and body (default 10)",
-        "max_duration": "seconds the whole run may take; it then ends with what it has (default 1800)",
-        "attachment_url": "an attachment URL the target can download (default https://www.example.com/)",
-        "seed": "seed of generated data and run ids (default random, shown in the header)",
-        "product_id": "_product_id of seeded records (default conformance-product)",
-        "project_id": "_project_ids entry of seeded records (default conformance-project)",
-        "expectations": "known deviations: a name in fixtures/expectations/ or a path (default: none; simulator "
-                        "for the embedded one)",
-        "drift_report": "write drift.md and drift.json into this directory",
-        "published_spec": "URL or path of the published OpenAPI document the drift report compares",
-        "drift_baseline": "last night's drift.json, to start the history from when there is no history file yet",
-        "drift_history": "the history of the last runs the report draws its trend from (default: history.json "
-                         "beside the report)",
-        "drift_history_runs": "how many runs the history keeps (default 60)",
-    }
+    group = parser.getgroup(GROUP, GROUP_TITLE)
     for setting in SETTINGS:
-        help_text = f"{helps[setting.name]}; env {setting.variable}, ini {setting.ini}"
-        group.addoption(setting.option, dest=f"evermuse_{setting.name}", default=None, help=help_text)
-        parser.addini(setting.ini, help=helps[setting.name])
+        parser.addini(setting.ini, help=setting.help, type=setting.ini_type, default=None)
+        if setting.name != "base_url":  # --base-url waits for every plugin: pytest-base-url may own it
+            group.addoption(setting.option, dest=f"evermuse_{setting.name}", default=None,
+                            metavar=setting.metavar, help=_help(setting))
     group.addoption("--read-only", action="store_true", dest="evermuse_read_only",
                     help="send no POST; check the batches named by --batch-id, or the newest listed")
     group.addoption("--batch-id", action="append", default=[], dest="evermuse_batch_ids", metavar="ID",
@@ -101,7 +87,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="self-test device: make the embedded simulator take another choice the docs leave open "
                          "(repeatable; python -m conformance.simulator --list-choices)")
     group.addoption("--simulator-lifecycle", type=float, default=1.0, dest="evermuse_simulator_lifecycle",
-                    help="seconds the embedded simulator takes for a batch lifecycle (default 1)")
+                    metavar="S", help="seconds the embedded simulator takes for a batch lifecycle (default 1)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Any:
+    """--base-url is added once every plugin and the initial conftests are loaded, and only if none has it.
+
+    pytest-base-url (pulled in by pytest-playwright and pytest-selenium) owns --base-url where it is installed;
+    two plugins adding one option is argparse's "conflicting option string", a crash. Its option is then the
+    suite's too, given on the command line (base_url_given).
+    """
+    result = yield
+    if not base_url.owned_by_another(early_config.pluginmanager):
+        parser.getgroup(GROUP, GROUP_TITLE).addoption(
+            base_url.OPTION, dest=base_url.DEST, default=None, metavar="URL", help=_help(SETTINGS[0]))
+    return result
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -112,12 +113,13 @@ def pytest_configure(config: pytest.Config) -> None:
         # Each xdist worker would run the whole campaign against the target, and each write the report.
         raise pytest.UsageError("the conformance suite runs in one process: it sends one campaign to the target "
                                 "and writes one report; run it without -n (pytest-xdist's workers)")
+    if not collects_the_suite(config, SUITE_DIR):
+        return  # installed plugins load in every session: one that does not run the suite is left as it is
     st_checks.register_all()
     _LOG_RECORDS.install()
-    if collects_the_suite(config, SUITE_DIR):
-        # Ctrl-C, and a job runner's cancel or timeout (SIGTERM), end the run with a report that says so.
-        config.stash[_SIGNALS] = ending.on_signals_interrupt()
-    if collects_the_suite(config, SUITE_DIR) and not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+    # Ctrl-C, and a job runner's cancel or timeout (SIGTERM), end the run with a report that says so.
+    config.stash[_SIGNALS] = ending.on_signals_interrupt()
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         # The suite's run leaves nothing behind in .hypothesis/, and nothing one run saved steers the next.
         config.stash[_SCRATCH] = hypothesis_home.enter()
 
@@ -191,17 +193,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         launched.stop()  # launched while collecting, but no test of the suite was run
     if _SIGNALS in config.stash:
         ending.restore_signals(config.stash[_SIGNALS])
-    _LOG_RECORDS.uninstall()
+    if collects_the_suite(config, SUITE_DIR):
+        _LOG_RECORDS.uninstall()
     if _SCRATCH in config.stash:
         hypothesis_home.leave(config.stash[_SCRATCH])
+
+
+def _ini_value(config: pytest.Config, name: str) -> Any:
+    try:
+        value = config.getini(name)
+    except (TypeError, ValueError) as exc:  # pytest reads a typed key itself, and says what it expected
+        raise SettingsError(f"{name} in the ini file cannot be used: {str(exc).splitlines()[0]}; give a number.") \
+            from None
+    return None if value in (None, "") else value
 
 
 def settings_for(config: pytest.Config) -> RunSettings:
     """The run's settings; raises SettingsError on a setting that cannot be used, expectations included."""
     if _SETTINGS not in config.stash:
         config.stash[_SETTINGS] = resolve(
-            lambda option: config.getoption(f"evermuse_{option.lstrip('-').replace('-', '_')}"),
-            lambda name: config.getini(name) or None,
+            lambda option: base_url.given(config) if option == "--base-url"
+            else config.getoption(f"evermuse_{option.lstrip('-').replace('-', '_')}"),
+            lambda name: _ini_value(config, name),
             flags={
                 "read_only": config.getoption("evermuse_read_only"),
                 "batch_ids": tuple(config.getoption("evermuse_batch_ids")),
@@ -255,8 +268,11 @@ def pytest_report_collectionfinish(config: pytest.Config, start_path: Any, items
         rows = settings_for(config).describe()
     except SettingsError:
         return []  # pytest calls this even when collection ends in a usage error, which says it all
+    unread = base_url.left_unread(config)
+    if unread is not None:
+        rows.insert(1, ("not the target", unread))
     width = max(len(name) for name, _ in rows)
-    return ["evermuse-conformance settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
+    return [f"evermuse-conformance {__version__} settings:"] + [f"  {name:<{width}}  {value}" for name, value in rows]
 
 
 def _ended_by(run: EvermuseRun, exc: BaseException) -> None:
@@ -325,7 +341,7 @@ def finished_run(evermuse_run: EvermuseRun, request: pytest.FixtureRequest) -> E
     return evermuse_run
 
 
-def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
+def judge_rule(run: EvermuseRun, rule_id: str, item: pytest.Item) -> None:
     """Pass, fail, warn or skip one rule's test from its verdict."""
     _end_on_our_bug(run)  # met by a property test or the campaign's checks
     try:
@@ -333,11 +349,10 @@ def judge_rule(run: EvermuseRun, rule_id: str, record_property: Any) -> None:
     except Exception:
         _end_on_our_bug(run)
         raise
-    record_property("rule", rule_id)
-    record_property("level", verdict.rule.level)
-    record_property("outcome", verdict.outcome.value)
-    record_property("judged", verdict.judged)
-    record_property("violations", len(verdict.violations))
+    # On the item itself rather than through record_property, which warns on every test under the xunit2 family
+    # (pytest's default, and so an installed suite's): the JUnit file carries them under each family.
+    item.user_properties += [("rule", rule_id), ("level", verdict.rule.level), ("outcome", verdict.outcome.value),
+                             ("judged", verdict.judged), ("violations", len(verdict.violations))]
     if verdict.outcome == Outcome.ACCEPTED:
         assert verdict.deviation is not None
         pytest.xfail(f"accepted deviation: {verdict.deviation.describe()}")

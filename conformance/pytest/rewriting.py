@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import sys
 
-# Top-level modules of the suite's dependencies that register pytest plugins (and so are marked for rewriting).
+# Top-level modules of the suite's dependencies that register pytest plugins (and so are marked for rewriting),
+# and the suite's own package, which an installed wheel registers too: the asserts of its modules are no tests.
+# The suite's test modules (suite/test_*.py) are still rewritten, as every file named like a test is.
 LIBRARIES = frozenset({"schemathesis", "hypothesis", "_hypothesis_pytestplugin", "_hypothesis_globals",
-                       "_hypothesis_ftz_detector", "anyio"})
+                       "_hypothesis_ftz_detector", "anyio", "conformance"})
 
 
 def leave_libraries_unrewritten() -> bool:

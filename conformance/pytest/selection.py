@@ -3,6 +3,7 @@ campaign sends for it (conformance/activities/plan.py)."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,25 @@ class Selection:
     tests: int
 
 
+def _module_path(name: str) -> Path | None:
+    """Where `--pyargs name` points: the package's folder or the module's file; None if it names no module."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except Exception:  # a name that is no module's, or a package whose import fails: pytest says so itself
+        return None
+    if spec is None or not spec.origin or not Path(spec.origin).is_file():
+        return None
+    return Path(spec.origin).parent if spec.submodule_search_locations else Path(spec.origin)
+
+
+def _path_of(config: pytest.Config, arg: str) -> Path:
+    name = arg.split("::")[0]
+    module = _module_path(name) if config.option.pyargs else None  # pytest, too, tries the module first
+    return (module or config.invocation_params.dir / name).resolve()
+
+
 def _paths(config: pytest.Config) -> list[tuple[str, Path]]:
-    return [(arg, (config.invocation_params.dir / arg.split("::")[0]).resolve()) for arg in config.args]
+    return [(arg, _path_of(config, arg)) for arg in config.args]
 
 
 def collects_the_suite(config: pytest.Config, suite: Path) -> bool:

@@ -120,7 +120,8 @@ class EvermuseRun:
         for secret in self.settings.keys.secrets:
             register_secret(secret)
         self.client = ApiClient(self.base_url, self.settings.keys, budget=self.budget,
-                                timeout=self.settings.request_timeout, clock=self.clock)
+                                timeout=self.settings.request_timeout, clock=self.clock,
+                                ca_bundle=self.settings.ca_bundle)
         self.bridge = BoundedSession(self.client, self.record_generated, self.failing_verdicts_of, self.series_lock)
         self.campaign = Campaign(self.settings, self.client, self.recorder, plan=self.plan)
 
@@ -378,7 +379,7 @@ class EvermuseRun:
                                    server_version=drift_live.version_header(observations),
                                    published_source=self.settings.published_spec)
         published = report.published_part(self.settings.published_spec, report.who_should_change(evidence),
-                                          clock=self.clock)
+                                          clock=self.clock, ca_bundle=self.settings.ca_bundle)
         built, updated = report.build(provenance=origin, live=live, published=published,
                                       expectations=self.expectations, history=history,
                                       keep=self.settings.drift_history_runs, outcome=outcome.as_dict())

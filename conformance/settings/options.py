@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,10 @@ class Setting:
     ini: str
     default: Any
     parse: Callable[[str, str], Any] = lambda text, source: text
+    # What --help and the console script's usage say of it; what its value is; how pytest reads its ini key.
+    help: str = ""
+    metavar: str = "S"
+    ini_type: str = "string"
 
 
 def _number(kind: type, minimum: float) -> Callable[[str, str], Any]:
@@ -75,34 +80,73 @@ def _url(text: str, source: str) -> str:
     return text.rstrip("/")
 
 
+def _ca_bundle(text: str, source: str) -> str:
+    path = Path(text).expanduser()
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        reason = "it holds no PEM certificate" if isinstance(exc, ssl.SSLError) else exc.strerror or str(exc)
+        raise SettingsError(f"{source} is {text!r}, which cannot be read as a CA bundle ({reason}); give the PEM "
+                            f"file of the CA that signed the target's certificate.") from None
+    return str(path.resolve())
+
+
 SETTINGS = (
-    Setting("base_url", "--base-url", "EVERMUSE_BASE_URL", "evermuse_base_url", None, _url),
+    Setting("base_url", "--base-url", "EVERMUSE_BASE_URL", "evermuse_base_url", None, _url, metavar="URL",
+            help="target base URL; without one the embedded reference simulator is started"),
     Setting("lifecycle_timeout", "--lifecycle-timeout", "EVERMUSE_LIFECYCLE_TIMEOUT", "evermuse_lifecycle_timeout",
-            DEFAULT_LIFECYCLE_TIMEOUT, _number(float, 0.1)),
+            DEFAULT_LIFECYCLE_TIMEOUT, _number(float, 0.1), ini_type="float",
+            help="seconds to wait for a batch to end (default 10 for the embedded simulator, 600 with --base-url)"),
     Setting("write_lag", "--write-lag", "EVERMUSE_WRITE_LAG", "evermuse_write_lag", DEFAULT_WRITE_LAG,
-            _number(float, 0)),
+            _number(float, 0), ini_type="float",
+            help="seconds a new batch may be missing from reads and from the list (default 1.2 for the embedded "
+                 "simulator, 3 with --base-url)"),
     Setting("replica_lag", "--replica-lag", "EVERMUSE_REPLICA_LAG", "evermuse_replica_lag", DEFAULT_REPLICA_LAG,
-            _number(float, 0)),
+            _number(float, 0), ini_type="float",
+            help="seconds a read may go back behind an earlier read before it is a break (default 1 for the "
+                 "embedded simulator, 3 with --base-url)"),
     Setting("max_requests", "--max-requests", "EVERMUSE_MAX_REQUESTS", "evermuse_max_requests",
-            DEFAULT_MAX_REQUESTS, _number(int, 1)),
+            DEFAULT_MAX_REQUESTS, _number(int, 1), metavar="N", ini_type="int",
+            help="most requests the whole run may send (default 400)"),
     Setting("request_timeout", "--request-timeout", "EVERMUSE_REQUEST_TIMEOUT", "evermuse_request_timeout",
-            DEFAULT_REQUEST_TIMEOUT, _number(float, 0.1)),
+            DEFAULT_REQUEST_TIMEOUT, _number(float, 0.1), ini_type="float",
+            help="seconds each request may take in all: connect, headers and body (default 10)"),
     Setting("max_duration", "--max-duration", "EVERMUSE_MAX_DURATION", "evermuse_max_duration",
-            DEFAULT_MAX_DURATION, _number(float, 1)),
+            DEFAULT_MAX_DURATION, _number(float, 1), ini_type="float",
+            help="seconds the whole run may take; it then ends with what it has (default 1800)"),
+    Setting("ca_bundle", "--ca-bundle", "EVERMUSE_CA_BUNDLE", "evermuse_ca_bundle", None, _ca_bundle, metavar="PEM",
+            help="PEM file of the private CAs the target's TLS certificate may chain to, trusted besides the "
+                 "public ones (default: REQUESTS_CA_BUNDLE, else SSL_CERT_FILE, else none)"),
     Setting("attachment_url", "--attachment-url", "EVERMUSE_ATTACHMENT_URL", "evermuse_attachment_url",
-            DEFAULT_ATTACHMENT_URL, _url),
-    Setting("seed", "--seed", "EVERMUSE_SEED", "evermuse_seed", None, _number(int, 0)),
-    Setting("product_id", "--product-id", "EVERMUSE_PRODUCT_ID", "evermuse_product_id", "conformance-product"),
-    Setting("project_id", "--project-id", "EVERMUSE_PROJECT_ID", "evermuse_project_id", "conformance-project"),
-    Setting("expectations", "--expectations", "EVERMUSE_EXPECTATIONS", "evermuse_expectations", None),
-    Setting("drift_report", "--drift-report", "EVERMUSE_DRIFT_REPORT", "evermuse_drift_report", None),
+            DEFAULT_ATTACHMENT_URL, _url, metavar="URL",
+            help="an attachment URL the target can download (default https://www.example.com/)"),
+    Setting("seed", "--seed", "EVERMUSE_SEED", "evermuse_seed", None, _number(int, 0), metavar="N", ini_type="int",
+            help="seed of generated data and run ids (default random, shown in the header)"),
+    Setting("product_id", "--product-id", "EVERMUSE_PRODUCT_ID", "evermuse_product_id", "conformance-product",
+            metavar="ID", help="_product_id of seeded records (default conformance-product)"),
+    Setting("project_id", "--project-id", "EVERMUSE_PROJECT_ID", "evermuse_project_id", "conformance-project",
+            metavar="ID", help="_project_ids entry of seeded records (default conformance-project)"),
+    Setting("expectations", "--expectations", "EVERMUSE_EXPECTATIONS", "evermuse_expectations", None,
+            metavar="NAME|PATH", help="known deviations: a name in fixtures/expectations/ or a path (default: "
+                                      "none; simulator for the embedded one)"),
+    Setting("drift_report", "--drift-report", "EVERMUSE_DRIFT_REPORT", "evermuse_drift_report", None,
+            metavar="DIR", help="write drift.md, drift.json and drift.html into this directory"),
     Setting("published_spec", "--published-spec", "EVERMUSE_PUBLISHED_SPEC", "evermuse_published_spec",
-            "https://docs.evermuse.com/openapi/ingest-v1.yaml"),
-    Setting("drift_baseline", "--drift-baseline", "EVERMUSE_DRIFT_BASELINE", "evermuse_drift_baseline", None),
-    Setting("drift_history", "--drift-history", "EVERMUSE_DRIFT_HISTORY", "evermuse_drift_history", None),
+            "https://docs.evermuse.com/openapi/ingest-v1.yaml", metavar="URL|PATH",
+            help="URL or path of the published OpenAPI document the drift report compares"),
+    Setting("drift_baseline", "--drift-baseline", "EVERMUSE_DRIFT_BASELINE", "evermuse_drift_baseline", None,
+            metavar="PATH",
+            help="last night's drift.json, to start the history from when there is no history file yet"),
+    Setting("drift_history", "--drift-history", "EVERMUSE_DRIFT_HISTORY", "evermuse_drift_history", None,
+            metavar="PATH", help="the history of the last runs the report draws its trend from (default: "
+                                 "history.json beside the report)"),
     Setting("drift_history_runs", "--drift-history-runs", "EVERMUSE_DRIFT_HISTORY_RUNS", "evermuse_drift_history_runs",
-            DEFAULT_HISTORY_RUNS, _number(int, 1)),
+            DEFAULT_HISTORY_RUNS, _number(int, 1), metavar="N", ini_type="int",
+            help="how many runs the history keeps (default 60)"),
 )
+# Where a CA bundle comes from when no setting of the suite names one, in this order: requests' and OpenSSL's
+# variables, which CI images set for a corporate CA.
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
 
 @dataclass(frozen=True)
@@ -125,6 +169,7 @@ class RunSettings:
     drift_baseline: str | None = None
     drift_history: str | None = None
     drift_history_runs: int = DEFAULT_HISTORY_RUNS
+    ca_bundle: str | None = None
     read_only: bool = False
     batch_ids: tuple[str, ...] = ()
     strict: bool = False
@@ -147,7 +192,7 @@ class RunSettings:
         rows = [("target", f"{self.base_url} ({self.sources['base_url']})" if self.base_url
                  else "embedded reference simulator (no --base-url, EVERMUSE_BASE_URL or evermuse_base_url)")]
         for name in ("lifecycle_timeout", "write_lag", "replica_lag", "max_requests", "request_timeout", "max_duration",
-                     "attachment_url", "seed",
+                     "ca_bundle", "attachment_url", "seed",
                      "product_id", "project_id", "expectations", "drift_report", "published_spec", "drift_baseline",
                      "drift_history", "drift_history_runs"):
             value = getattr(self, name)
@@ -197,6 +242,12 @@ def resolve(option: Callable[[str], Any], ini: Callable[[str], Any], environ: Ma
         values["write_lag"], sources["write_lag"] = DEFAULT_DEPLOYED_WRITE_LAG, "default for a deployed target"
     if values["base_url"] is not None and sources["replica_lag"] == "default":
         values["replica_lag"], sources["replica_lag"] = DEFAULT_DEPLOYED_REPLICA_LAG, "default for a deployed target"
+    for variable in CA_BUNDLE_VARIABLES:
+        if values["ca_bundle"] is None and env.get(variable):
+            values["ca_bundle"], sources["ca_bundle"] = _ca_bundle(env[variable], variable), variable
+    if values["ca_bundle"] is None:
+        sources["ca_bundle"] = "certifi's bundle of public CAs" + (", and SSL_CERT_DIR" if env.get("SSL_CERT_DIR")
+                                                                   else "")
     if values["seed"] is None:
         values["seed"] = random.SystemRandom().randrange(2**32)
         sources["seed"] = "random"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
 
 from conformance.rules.latitudes import load_latitudes
@@ -39,6 +40,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hold-reads", type=int, default=0, metavar="N",
                    help="hold each stage of a batch until N status reads have shown it (default 0: the clock alone; "
                         "a self-test device for slow machines)")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate chain (with --tls-key)")
+    p.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
     return p
 
 
@@ -76,7 +79,18 @@ def serve(args: argparse.Namespace) -> int:
     except (UnknownFault, UnknownChoice) as exc:
         print(f"error: {exc}.", file=sys.stderr)
         return EXIT_USAGE
-    server = SimulatorServer(settings, port=args.port)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("error: --tls-cert and --tls-key go together; give both, or neither for HTTP.", file=sys.stderr)
+        return EXIT_USAGE
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    if tls is not None:
+        try:  # uvicorn loads them in its own thread, where a failure is only "did not start"
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(*tls)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"error: could not load --tls-cert {args.tls_cert} with --tls-key {args.tls_key} ({exc}).",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    server = SimulatorServer(settings, port=args.port, tls=tls)
     try:
         server.start()
     except SimulatorDidNotStart:

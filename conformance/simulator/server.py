@@ -63,9 +63,13 @@ def make_settings(*, write_key: str | None = None, read_key: str | None = None, 
 class LoopbackServer:
     """Any ASGI app on a loopback port, started and stopped from the calling thread."""
 
-    def __init__(self, app: Any, *, port: int = 0, http: Any = "h11"):
+    def __init__(self, app: Any, *, port: int = 0, http: Any = "h11", tls: tuple[str, str] | None = None):
+        # tls: the certificate chain and key files, for a target over HTTPS signed by a CA of the test's own.
+        certfile, keyfile = tls or (None, None)
         config = uvicorn.Config(app, host=LOOPBACK, port=port, log_level="critical", interface="asgi3",
-                                access_log=False, lifespan="off", http=http)
+                                access_log=False, lifespan="off", http=http, ssl_certfile=certfile,
+                                ssl_keyfile=keyfile)
+        self._scheme = "https" if tls else "http"
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -80,7 +84,7 @@ class LoopbackServer:
                 raise SimulatorDidNotStart(f"the server did not start on {LOOPBACK} within {timeout:.0f} s")
             time.sleep(0.01)
         port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://{LOOPBACK}:{port}"
+        self.base_url = f"{self._scheme}://{LOOPBACK}:{port}"
         return self
 
     def wait(self) -> None:
@@ -105,8 +109,8 @@ class LoopbackServer:
 class SimulatorServer(LoopbackServer):
     """The reference simulator on a loopback port."""
 
-    def __init__(self, settings: Settings, *, port: int = 0):
+    def __init__(self, settings: Settings, *, port: int = 0, tls: tuple[str, str] | None = None):
         self.settings = settings
         self.simulator = Simulator(settings)
         closes = settings.choices.picks("idle-connection", "closed-when-idle")
-        super().__init__(self.simulator.app, port=port, http=ClosingIdleConnections if closes else "h11")
+        super().__init__(self.simulator.app, port=port, http=ClosingIdleConnections if closes else "h11", tls=tls)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from conformance.pytest.plugin import judge_rule
@@ -14,6 +12,6 @@ pytestmark = pytest.mark.evermuse
 
 
 @pytest.mark.parametrize("rule_id", load_catalogue().ids)
-def test_rule_holds(rule_id: str, finished_run: EvermuseRun, record_property: Any) -> None:
-    judge_rule(finished_run, rule_id, record_property)
+def test_rule_holds(rule_id: str, finished_run: EvermuseRun, request: pytest.FixtureRequest) -> None:
+    judge_rule(finished_run, rule_id, request.node)
 

@@ -74,6 +74,8 @@ def record_run(history: dict[str, Any], report: dict[str, Any], items: Iterable[
     runs.append({
         "id": (runs[-1]["id"] + 1) if runs else 1,
         "started_at": report["provenance"]["started_at"],
+        # Which suite judged it: a new version may judge what an older one let pass.
+        "suite_version": report["provenance"].get("suite_version"),
         "status": report["live"]["status"],
         "counts": bool(outcome["counts_in_history"]),
         # The run's outcome counts what it broke; the history does not count again.

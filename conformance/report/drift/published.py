@@ -45,11 +45,12 @@ class Defect:
         return fingerprint("defect", self.kind, self.location)
 
 
-def load_published(source: str, *, timeout: float = 15.0, clock: RunClock | None = None) -> Published:
+def load_published(source: str, *, timeout: float = 15.0, clock: RunClock | None = None,
+                   ca_bundle: str | None = None) -> Published:
     """The published document at a URL (fetched within the run's bounds: clock is its --max-duration) or a path."""
     try:
         if source.startswith(("http://", "https://")):
-            text = fetch_document(source, timeout=timeout, clock=clock).decode("utf-8", "replace")
+            text = fetch_document(source, timeout=timeout, clock=clock, ca_bundle=ca_bundle).decode("utf-8", "replace")
         else:
             text = Path(source).read_text(encoding="utf-8")
     except FetchRefused as exc:

@@ -106,11 +106,11 @@ def _status_of(change: Change) -> int | None:
 
 
 def published_part(source: str | None, decide: WhoShouldChange | None = None,
-                   clock: RunClock | None = None) -> dict[str, Any]:
+                   clock: RunClock | None = None, ca_bundle: str | None = None) -> dict[str, Any]:
     if source is None:
         return {"status": "not compared", "source": None, "error": "no --published-spec", "changes": [], "defects": []}
     try:
-        published = load_published(source, clock=clock)
+        published = load_published(source, clock=clock, ca_bundle=ca_bundle)
     except PublishedUnavailable as exc:
         return {"status": "unavailable", "source": source, "error": str(exc), "changes": [], "defects": []}
     changes = sorted(diff_documents(published.resolved, load_contract().resolved),

@@ -1,0 +1,99 @@
+"""evermuse-conformance: the suite as a command, for those who do not write pytest.
+
+It is `pytest -p evermuse --pyargs conformance.pytest.suite` with the user's arguments after it: the same
+options, outputs and exit statuses. `-p evermuse` loads the plugin before the other installed plugins, which
+spares the libraries pytest's assertion rewriting (conformance/pytest/rewriting.py).
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+from conformance import __version__
+from conformance.settings.options import SETTINGS
+
+PROG = "evermuse-conformance"
+SUITE_PACKAGE = "conformance.pytest.suite"
+PLUGIN_ENTRY_POINT = "evermuse"
+
+FLAGS = [
+    ("--read-only", "send no POST; check the batches named by --batch-id, or the newest listed"),
+    ("--batch-id ID", "a batch to check in --read-only mode (repeatable)"),
+    ("--strict", "SHOULD rules fail the run too"),
+    ("--simulator-fault NAME", "self-test device: break one rule in the embedded simulator (repeatable; "
+                               "evermuse-simulator --list-faults)"),
+    ("--simulator-choice NAME=VALUE", "self-test device: make the embedded simulator take another choice the "
+                                      "docs leave open (repeatable; evermuse-simulator --list-choices)"),
+]
+PYTEST_OPTIONS = [
+    ("--junitxml PATH", "a JUnit file: a test per rule, its rule, level and outcome as properties"),
+    ("-k EXPR, --lf", "check part of the suite: its rules' names, or what failed last time (a PARTIAL run)"),
+    ("-q, -v, -rA", "less or more on the console"),
+    ("--pytest-help", "every option pytest and its plugins take"),
+]
+EXIT_STATUSES = [
+    ("0", "GREEN: checked to the end, every MUST rule held (or PARTIAL: what a selection ran held)"),
+    ("1", "RED: a MUST rule is broken or a schemathesis check failed (with --strict, a SHOULD rule too)"),
+    ("2", "INTERRUPTED: Ctrl-C or SIGTERM; the report says what was found so far"),
+    ("3", "INTERNAL ERROR: a bug of the suite, never blamed on the target"),
+    ("4", "a setting cannot be used: one sentence names it"),
+    ("5", "NOT RUN: the selection chose no test"),
+    ("6", "NOT CHECKED: the target could not be checked (unreachable, key refused, untrusted certificate), or "
+          "the run's bounds stopped it first"),
+]
+
+
+def _rows(rows: list[tuple[str, str]], width: int = 100) -> list[str]:
+    left = max(len(name) for name, _ in rows) + 2
+    lines = []
+    for name, text in rows:
+        wrapped = textwrap.wrap(text, width - left - 2) or [""]
+        lines.append(f"  {name:<{left}}{wrapped[0]}")
+        lines += [" " * (left + 2) + more for more in wrapped[1:]]
+    return lines
+
+
+def usage() -> str:
+    settings = [(f"{s.option} {s.metavar}", f"{s.help} [{s.variable}]") for s in SETTINGS]
+    return "\n".join([
+        f"usage: {PROG} [--base-url URL] [options]",
+        "",
+        "Checks a deployment of the Evermuse Ingestion API against its contract and the rules of its public",
+        "docs, and reports what breaks. Without --base-url it checks its own reference simulator.",
+        "Keys come from the environment only: EVERMUSE_API_KEY (api:write), EVERMUSE_READ_API_KEY,",
+        "EVERMUSE_OTHER_API_KEY. Each setting: option > environment variable [shown] > ini key > default.",
+        "",
+        "settings:",
+        *_rows(settings),
+        "",
+        "flags:",
+        *_rows(FLAGS),
+        "",
+        "pytest options work too, for instance:",
+        *_rows(PYTEST_OPTIONS),
+        "",
+        "exit status:",
+        *_rows(EXIT_STATUSES),
+        "",
+        f"{PROG} {__version__}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in args or "--help" in args:
+        print(usage())
+        return 0
+    if "--version" in args or "-V" in args:
+        print(f"{PROG} {__version__}")
+        return 0
+    import pytest
+
+    if "--pytest-help" in args:
+        return int(pytest.main(["-p", PLUGIN_ENTRY_POINT, "--help"]))
+    return int(pytest.main(["-p", PLUGIN_ENTRY_POINT, "--pyargs", SUITE_PACKAGE, *args]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
