@@ -136,3 +136,17 @@ def test_the_console_scripts_help_reads_like_a_tools(capsys: pytest.CaptureFixtu
     assert {EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_INTERNAL_ERROR, EXIT_NOT_CHECKED} <= statuses
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"evermuse-conformance {__version__}\n"
+
+
+def test_without_plugin_autoload_the_suite_asks_for_its_plugins_by_name(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVERMUSE_", "PYTEST_"))}
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "conformance"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 4, done.stdout[-3000:]
+    assert ("ERROR: the conformance suite needs the pytest plugins evermuse and schemathesis, and evermuse and "
+            "schemathesis are not loaded") in done.stderr
+    assert "add -p evermuse -p schemathesis to the command line" in done.stderr
+    console = subprocess.run([str(BIN / "evermuse-conformance"), "-p", "no:cacheprovider", "-k", "EM-COUNT-001"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert console.returncode == EXIT_OK, console.stdout[-3000:]

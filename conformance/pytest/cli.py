@@ -7,6 +7,7 @@ spares the libraries pytest's assertion rewriting (conformance/pytest/rewriting.
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 
@@ -90,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import pytest
 
+    plugins = ["-p", PLUGIN_ENTRY_POINT]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        plugins += ["-p", "schemathesis"]  # the suite's property tests are schemathesis's
     if "--pytest-help" in args:
-        return int(pytest.main(["-p", PLUGIN_ENTRY_POINT, "--help"]))
-    return int(pytest.main(["-p", PLUGIN_ENTRY_POINT, "--pyargs", SUITE_PACKAGE, *args]))
+        return int(pytest.main([*plugins, "--help"]))
+    return int(pytest.main([*plugins, "--pyargs", SUITE_PACKAGE, *args]))
 
 
 if __name__ == "__main__":
