@@ -219,21 +219,22 @@ def phase_seconds(run: Run, start: str, end: str) -> float | None:
 
 
 def print_tables(mode: Mode, rows: Rows) -> None:
+    width = max(42, *map(len, rows))
     print(f"\n{mode.name}")
-    print(f"  {'tool':42} {'median s':>9} {'min s':>7} {'max s':>7} {'requests':>13}  exit")
+    print(f"  {'tool':{width}} {'median s':>9} {'min s':>7} {'max s':>7} {'requests':>13}  exit")
     for name, runs in rows.items():
         times = [r.seconds for r in runs]
         requests = "/".join(str(r.requests) for r in runs) if runs[0].requests >= 0 else "n/a"
         statuses = "/".join("timeout" if r.status is None else str(r.status) for r in runs)
-        print(f"  {name:42} {statistics.median(times):9.2f} {min(times):7.2f} {max(times):7.2f} {requests:>13}  "
+        print(f"  {name:{width}} {statistics.median(times):9.2f} {min(times):7.2f} {max(times):7.2f} {requests:>13}  "
               f"{statuses}")
-    print(f"  phases, median s: {'':25} " + " ".join(f"{phase:>16}" for phase, _, _ in PHASES))
+    print(f"  {'phases, median s:':{width}} " + " ".join(f"{phase:>16}" for phase, _, _ in PHASES))
     for name, runs in rows.items():
         cells = []
         for _, start, end in PHASES:
             values = [v for run in runs if (v := phase_seconds(run, start, end)) is not None]
             cells.append(f"{statistics.median(values):16.2f}" if values else f"{'-':>16}")
-        print(f"  {name:42} " + " ".join(cells))
+        print(f"  {name:{width}} " + " ".join(cells))
     for anchor, document in ((ST, "the published document"), (ST_CONTRACT, "the contract")):
         pairs = [s.seconds / t.seconds for s, t in zip(rows[SUITE], rows[anchor], strict=True)]
         print(f"  the suite takes {statistics.median(pairs):.2f} of st run's wall time on {document} (median of "

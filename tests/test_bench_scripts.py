@@ -258,6 +258,15 @@ def test_run_vs_st_will_not_time_runs_without_bytecode_beside_rewritten_bytecode
     assert "median s" not in done.stdout, "nothing was timed"
 
 
+def test_run_vs_st_will_not_time_an_installed_suite_it_cannot_find(tmp_path: Path) -> None:
+    # The timed runs of --installed are the README's figures (tests/test_install.py runs the wheel itself).
+    done = run_bench(tmp_path, "run_vs_st.py", "--repeat", "1", "--no-embedded", "--installed", str(tmp_path),
+                     "--published", str(published_document()))
+    assert done.returncode == 1, shown(done)
+    assert f"no evermuse-conformance in {tmp_path}/bin: pip install the wheel into that environment" in done.stderr
+    assert "median s" not in done.stdout, "nothing was timed"
+
+
 def test_run_vs_st_fails_naming_each_run_that_did_not_complete(tmp_path: Path) -> None:
     done = run_bench(tmp_path, "run_vs_st.py", "--repeat", "1", "--no-embedded", "--bytecode", "with",
                      "--published", str(published_document()), "--suite-arg=--max-requests=5",
