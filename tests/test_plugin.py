@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import trustme
 
 from conformance import __version__
-from conformance.pytest.cli import EXIT_STATUSES, main, usage
+from conformance.pytest.cli import EXIT_STATUSES, joined, main, usage
 from conformance.rules.outcome import EXIT_FAILED, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_NOT_CHECKED, EXIT_OK
 from conformance.settings.options import SETTINGS
 from conformance.simulator import FAULTS, SimulatorServer, make_settings
@@ -150,3 +151,27 @@ def test_without_plugin_autoload_the_suite_asks_for_its_plugins_by_name(tmp_path
     console = subprocess.run([str(BIN / "evermuse-conformance"), "-p", "no:cacheprovider", "-k", "EM-COUNT-001"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert console.returncode == EXIT_OK, console.stdout[-3000:]
+
+
+def test_the_console_script_keeps_the_root_folder_where_the_user_runs_it(tmp_path: Path) -> None:
+    # pytest picks its root folder from every word naming a path before it knows the suite's options.
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "work").mkdir()
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "tls" / "ca.pem"))
+    assert joined(["--ca-bundle", "x.pem", "-k", "EM", "--seed=3", "--seed", "4", "--strict"]) == [
+        "--ca-bundle=x.pem", "-k", "EM", "--seed=3", "--seed=4", "--strict"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EVERMUSE_", "PYTEST_"))}
+    done = subprocess.run([str(BIN / "evermuse-conformance"), "-k", "EM-COUNT-001", "--ca-bundle",
+                           str(tmp_path / "tls" / "ca.pem")], cwd=tmp_path / "work", env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == EXIT_OK, done.stdout[-3000:]
+    assert f"rootdir: {tmp_path / 'work'}" in done.stdout
+    assert not (tmp_path / ".pytest_cache").exists()
+
+
+def test_a_bad_typed_ini_value_is_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nevermuse_seed = abc\n")
+    done = users_session(tmp_path, "--pyargs", "conformance")
+    assert done.returncode == 4, done.stdout[-3000:]
+    assert ("ERROR: evermuse_seed in the ini file is not a whole number; give a whole number or leave the key "
+            "out.") in done.stderr

@@ -182,6 +182,9 @@ def test_unreachable_target_is_not_checked_and_says_so(tmp_path: Path) -> None:
     assert run.returncode == EXIT_NOT_CHECKED
     assert "could not check the target: could not reach http://127.0.0.1:" in run.output
     assert "check --base-url and that the target is up" in run.output
+    # One summary, and the sentence once there: no second copy from pytest's own report of its exit.
+    assert run.output.count(f"== evermuse-conformance {__version__} ==") == 1
+    assert run.output.count("could not check the target: could not reach") == 1
     assert "Traceback" not in run.output
 
 

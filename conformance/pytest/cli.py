@@ -26,7 +26,14 @@ FLAGS = [
                                "evermuse-simulator --list-faults)"),
     ("--simulator-choice NAME=VALUE", "self-test device: make the embedded simulator take another choice the "
                                       "docs leave open (repeatable; evermuse-simulator --list-choices)"),
+    ("--simulator-lifecycle S", "self-test device: seconds the embedded simulator takes for a batch lifecycle "
+                                "(default 1)"),
 ]
+# The options that take a value: given as "--option VALUE", they are joined into "--option=VALUE" before pytest
+# sees them. pytest chooses its root folder and ini file before it knows a plugin's options, from every word that
+# names an existing path: `--ca-bundle /etc/ssl/ca.pem` would move the root folder (and .pytest_cache) to /.
+VALUE_OPTIONS = frozenset({*(setting.option for setting in SETTINGS), "--batch-id", "--simulator-fault",
+                           "--simulator-choice", "--simulator-lifecycle"})
 PYTEST_OPTIONS = [
     ("--junitxml PATH", "a JUnit file: a test per rule, its rule, level and outcome as properties"),
     ("-k EXPR, --lf", "check part of the suite: its rules' names, or what failed last time (a PARTIAL run)"),
@@ -81,6 +88,16 @@ def usage() -> str:
     ])
 
 
+def joined(args: list[str]) -> list[str]:
+    """The arguments with each of the suite's "--option VALUE" pairs written "--option=VALUE"."""
+    out: list[str] = []
+    words = iter(args)
+    for word in words:
+        value = next(words, None) if word in VALUE_OPTIONS else None
+        out.append(word if value is None else f"{word}={value}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if "-h" in args or "--help" in args:
@@ -96,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         plugins += ["-p", "schemathesis"]  # the suite's property tests are schemathesis's
     if "--pytest-help" in args:
         return int(pytest.main([*plugins, "--help"]))
-    return int(pytest.main([*plugins, "--pyargs", SUITE_PACKAGE, *args]))
+    return int(pytest.main([*plugins, "--pyargs", SUITE_PACKAGE, *joined(args)]))
 
 
 if __name__ == "__main__":

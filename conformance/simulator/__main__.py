@@ -6,6 +6,7 @@ import argparse
 import os
 import ssl
 import sys
+from pathlib import Path
 
 from conformance.rules.latitudes import load_latitudes
 from conformance.simulator.choices import UnknownChoice
@@ -14,11 +15,12 @@ from conformance.simulator.server import LOOPBACK, SimulatorDidNotStart, Simulat
 
 SPEEDS = {"fast": 1.0, "realistic": 240.0}
 EXIT_USAGE = 2
+COMMAND = "evermuse-simulator"  # the installed console script
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m conformance.simulator",
+        prog=COMMAND if Path(sys.argv[0]).name == COMMAND else "python -m conformance.simulator",
         description="Serve the Evermuse Ingestion API reference simulator on 127.0.0.1 until stopped.",
     )
     p.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0 picks a free one; default 8080)")
