@@ -85,8 +85,9 @@ def _https_simulator(bin_dir: Path, tls: dict[str, str], cwd: Path) -> Iterator[
 def test_the_wheel_installed_outside_the_checkout_runs_the_suite_both_ways(tmp_path: Path) -> None:
     dist, venv, work = tmp_path / "dist", tmp_path / "venv", tmp_path / "work"
     work.mkdir()
-    _step("build the wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
-          tmp_path, EXIT_OK, timeout=600)
+    # With the project's own hatchling (a test extra): the wheel is the same, and no build environment is made.
+    _step("build the wheel", [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                              str(dist), str(ROOT)], tmp_path, EXIT_OK, timeout=600)
     wheel = next(dist.glob("evermuse_conformance-*.whl"))
     _step("make a virtual environment", [sys.executable, "-m", "venv", str(venv)], tmp_path, EXIT_OK)
     bin_dir = venv / "bin"
