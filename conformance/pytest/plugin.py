@@ -85,7 +85,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--simulator-choice", action="append", default=[], dest="evermuse_choices",
                     metavar="NAME=VALUE",
                     help="self-test device: make the embedded simulator take another choice the docs leave open "
-                         "(repeatable; python -m conformance.simulator --list-choices)")
+                         "(repeatable; evermuse-simulator --list-choices)")
     group.addoption("--simulator-lifecycle", type=float, default=1.0, dest="evermuse_simulator_lifecycle",
                     metavar="S", help="seconds the embedded simulator takes for a batch lifecycle (default 1)")
 
@@ -96,7 +96,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
     pytest-base-url (pulled in by pytest-playwright and pytest-selenium) owns --base-url where it is installed;
     two plugins adding one option is argparse's "conflicting option string", a crash. Its option is then the
-    suite's too, given on the command line (base_url_given).
+    suite's too, given on the command line (base_url.given).
     """
     result = yield
     if not base_url.owned_by_another(early_config.pluginmanager):
