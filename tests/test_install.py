@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import trustme
-
 from conformance import __version__
 from conformance.rules.outcome import EXIT_FAILED, EXIT_NOT_CHECKED, EXIT_OK
+from tests.private_ca import write_private_ca
 from tests.suite_runs import ROOT
 
 MUST_FAULT = "count-as-string"  # EM-COUNT-001 (MUST)
@@ -43,17 +42,6 @@ def _step(what: str, argv: list[str], cwd: Path, status: int, **kwargs: object) 
     code, output = _run(argv, cwd, **kwargs)  # type: ignore[arg-type]
     assert code == status, f"{what}: exit {code}, expected {status}\n$ {' '.join(argv)}\n{output[-4000:]}"
     return output
-
-
-def _private_ca(folder: Path) -> dict[str, str]:
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1")
-    files = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
-    ca.cert_pem.write_to_path(str(files["ca"]))
-    issued.private_key_pem.write_to_path(str(files["key"]))
-    for n, blob in enumerate(issued.cert_chain_pems):
-        blob.write_to_path(str(files["cert"]), append=n > 0)
-    return {name: str(path) for name, path in files.items()}
 
 
 @contextmanager
@@ -100,7 +88,7 @@ def test_the_wheel_installed_outside_the_checkout_runs_the_suite_both_ways(tmp_p
     pytest_entry = [str(bin_dir / "pytest"), "--pyargs", "conformance"]
     versions = _step("pytest -VV", [str(bin_dir / "pytest"), "-VV"], work, EXIT_OK)
     assert f"evermuse-conformance-{__version__}" in versions, versions
-    tls = _private_ca(tmp_path)
+    tls = {name: str(path) for name, path in write_private_ca(tmp_path).items()}
 
     def both_targets(first: list[str], second: list[str], phase: str) -> None:
         """Each entry runs the embedded simulator green and red, and the HTTPS target with and without its CA."""

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import trustme
 
 from conformance import __version__
 from conformance.pytest.cli import EXIT_STATUSES, joined, main, usage
 from conformance.rules.outcome import EXIT_FAILED, EXIT_INTERNAL_ERROR, EXIT_INTERRUPTED, EXIT_NOT_CHECKED, EXIT_OK
 from conformance.settings.options import SETTINGS
 from conformance.simulator import FAULTS, SimulatorServer, make_settings
+from tests.private_ca import write_private_ca
 from tests.suite_runs import run_suite
 
 BIN = Path(sys.executable).parent
@@ -157,7 +157,7 @@ def test_the_console_script_keeps_the_root_folder_where_the_user_runs_it(tmp_pat
     # pytest picks its root folder from every word naming a path before it knows the suite's options.
     (tmp_path / "tls").mkdir()
     (tmp_path / "work").mkdir()
-    trustme.CA().cert_pem.write_to_path(str(tmp_path / "tls" / "ca.pem"))
+    write_private_ca(tmp_path / "tls")
     assert joined(["--ca-bundle", "x.pem", "-k", "EM", "--seed=3", "--seed", "4", "--strict"]) == [
         "--ca-bundle=x.pem", "-k", "EM", "--seed=3", "--seed=4", "--strict"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVERMUSE_", "PYTEST_"))}

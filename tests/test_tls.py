@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import trustme
 
 from conformance.client.tls import ssl_context
 from conformance.settings.options import SettingsError, resolve
 from conformance.simulator import SimulatorServer, make_settings
+from tests.private_ca import write_private_ca
 from tests.suite_runs import run_suite
 
 EXIT_OK, EXIT_USAGE, EXIT_NOT_CHECKED = 0, 4, 6
@@ -23,15 +23,7 @@ FAST = ("--lifecycle-timeout", "10", "--write-lag", "1.2", "--replica-lag", "1")
 
 @pytest.fixture(scope="module")
 def private_ca(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("private-ca")
-    ca = trustme.CA()
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    files = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
-    ca.cert_pem.write_to_path(str(files["ca"]))
-    issued.private_key_pem.write_to_path(str(files["key"]))
-    for n, blob in enumerate(issued.cert_chain_pems):
-        blob.write_to_path(str(files["cert"]), append=n > 0)
-    return files
+    return write_private_ca(tmp_path_factory.mktemp("private-ca"))
 
 
 @pytest.fixture

@@ -12,28 +12,19 @@ import sys
 import textwrap
 
 from conformance import __version__
-from conformance.settings.options import SETTINGS
+from conformance.settings.options import FLAGS, SETTINGS
 
 PROG = "evermuse-conformance"
 SUITE_PACKAGE = "conformance.pytest.suite"
 PLUGIN_ENTRY_POINT = "evermuse"
 
-FLAGS = [
-    ("--read-only", "send no POST; check the batches named by --batch-id, or the newest listed"),
-    ("--batch-id ID", "a batch to check in --read-only mode (repeatable)"),
-    ("--strict", "SHOULD rules fail the run too"),
-    ("--simulator-fault NAME", "self-test device: break one rule in the embedded simulator (repeatable; "
-                               "evermuse-simulator --list-faults)"),
-    ("--simulator-choice NAME=VALUE", "self-test device: make the embedded simulator take another choice the "
-                                      "docs leave open (repeatable; evermuse-simulator --list-choices)"),
-    ("--simulator-lifecycle S", "self-test device: seconds the embedded simulator takes for a batch lifecycle "
-                                "(default 1)"),
-]
+# Entry point names, as -p takes them: the suite's plugin, and schemathesis's, whose tests the property tests are.
+REQUIRED_PLUGINS = (PLUGIN_ENTRY_POINT, "schemathesis")
 # The options that take a value: given as "--option VALUE", they are joined into "--option=VALUE" before pytest
 # sees them. pytest chooses its root folder and ini file before it knows a plugin's options, from every word that
 # names an existing path: `--ca-bundle /etc/ssl/ca.pem` would move the root folder (and .pytest_cache) to /.
-VALUE_OPTIONS = frozenset({*(setting.option for setting in SETTINGS), "--batch-id", "--simulator-fault",
-                           "--simulator-choice", "--simulator-lifecycle"})
+VALUE_OPTIONS = frozenset({*(setting.option for setting in SETTINGS),
+                           *(flag.option for flag in FLAGS.values() if flag.metavar)})
 PYTEST_OPTIONS = [
     ("--junitxml PATH", "a JUnit file: a test per rule, its rule, level and outcome as properties"),
     ("-k EXPR, --lf", "check part of the suite: its rules' names, or what failed last time (a PARTIAL run)"),
@@ -76,7 +67,8 @@ def usage() -> str:
         *_rows(settings),
         "",
         "flags:",
-        *_rows(FLAGS),
+        *_rows([(f"{flag.option} {flag.metavar}" if flag.metavar else flag.option, flag.help)
+                for flag in FLAGS.values()] + [("--strict", "SHOULD rules fail the run too (pytest's own)")]),
         "",
         "pytest options work too, for instance:",
         *_rows(PYTEST_OPTIONS),
@@ -108,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import pytest
 
-    plugins = ["-p", PLUGIN_ENTRY_POINT]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        plugins += ["-p", "schemathesis"]  # the suite's property tests are schemathesis's
+    # Without autoload, the plugins the suite needs are named; otherwise only its own, to load it first.
+    needed = REQUIRED_PLUGINS if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else REQUIRED_PLUGINS[:1]
+    plugins = [word for name in needed for word in ("-p", name)]
     if "--pytest-help" in args:
         return int(pytest.main([*plugins, "--help"]))
     return int(pytest.main([*plugins, "--pyargs", SUITE_PACKAGE, *joined(args)]))

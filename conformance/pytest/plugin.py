@@ -33,7 +33,7 @@ from conformance.rules import outcome as run_outcome  # noqa: E402
 from conformance.rules.expectations import NONE, Expectations, ExpectationsError, load_expectations  # noqa: E402
 from conformance.rules.outcome import EXIT_INTERNAL_ERROR, EXIT_NOT_CHECKED, RunOutcome  # noqa: E402
 from conformance.rules.verdicts import Outcome  # noqa: E402
-from conformance.settings.options import SETTINGS, RunSettings, Setting, SettingsError, resolve  # noqa: E402
+from conformance.settings.options import FLAGS, SETTINGS, RunSettings, Setting, SettingsError, resolve  # noqa: E402
 
 SUITE_MARK = "evermuse"
 SUITE_DIR = Path(__file__).parent / "suite"
@@ -76,18 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if setting.name != "base_url":  # --base-url waits for every plugin: pytest-base-url may own it
             group.addoption(setting.option, dest=f"evermuse_{setting.name}", default=None,
                             metavar=setting.metavar, help=_help(setting))
-    group.addoption("--read-only", action="store_true", dest="evermuse_read_only",
-                    help="send no POST; check the batches named by --batch-id, or the newest listed")
-    group.addoption("--batch-id", action="append", default=[], dest="evermuse_batch_ids", metavar="ID",
-                    help="a batch to check in --read-only mode (repeatable)")
-    group.addoption("--simulator-fault", action="append", default=[], dest="evermuse_faults", metavar="NAME",
-                    help="self-test device: switch a fault on in the embedded simulator (repeatable)")
-    group.addoption("--simulator-choice", action="append", default=[], dest="evermuse_choices",
-                    metavar="NAME=VALUE",
-                    help="self-test device: make the embedded simulator take another choice the docs leave open "
-                         "(repeatable; evermuse-simulator --list-choices)")
+    group.addoption("--read-only", action="store_true", dest="evermuse_read_only", help=FLAGS["--read-only"].help)
+    for option, dest in (("--batch-id", "evermuse_batch_ids"), ("--simulator-fault", "evermuse_faults"),
+                         ("--simulator-choice", "evermuse_choices")):
+        group.addoption(option, action="append", default=[], dest=dest, metavar=FLAGS[option].metavar,
+                        help=FLAGS[option].help)
     group.addoption("--simulator-lifecycle", type=float, default=1.0, dest="evermuse_simulator_lifecycle",
-                    metavar="S", help="seconds the embedded simulator takes for a batch lifecycle (default 1)")
+                    metavar="S", help=FLAGS["--simulator-lifecycle"].help)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -144,6 +144,27 @@ SETTINGS = (
             DEFAULT_HISTORY_RUNS, _number(int, 1), metavar="N", ini_type="int",
             help="how many runs the history keeps (default 60)"),
 )
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An option of the suite beside the settings: how it reads in --help and in the console script's usage."""
+
+    option: str
+    metavar: str | None  # None: a switch that takes no value
+    help: str
+
+
+FLAGS = {flag.option: flag for flag in (
+    Flag("--read-only", None, "send no POST; check the batches named by --batch-id, or the newest listed"),
+    Flag("--batch-id", "ID", "a batch to check in --read-only mode (repeatable)"),
+    Flag("--simulator-fault", "NAME", "self-test device: break one rule in the embedded simulator (repeatable; "
+                                      "evermuse-simulator --list-faults)"),
+    Flag("--simulator-choice", "NAME=VALUE", "self-test device: make the embedded simulator take another choice "
+                                             "the docs leave open (repeatable; evermuse-simulator --list-choices)"),
+    Flag("--simulator-lifecycle", "S", "self-test device: seconds the embedded simulator takes for a batch "
+                                       "lifecycle (default 1)"),
+)}
 # Where a CA bundle comes from when no setting of the suite names one, in this order: requests' and OpenSSL's
 # variables, which CI images set for a corporate CA.
 CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-# Entry point names, as -p takes them.
-NEEDED = ("evermuse", "schemathesis")
+from conformance.pytest.cli import REQUIRED_PLUGINS as NEEDED
 
 
 @pytest.hookimpl(tryfirst=True)
